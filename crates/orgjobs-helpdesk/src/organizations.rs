@@ -1,0 +1,84 @@
+//! Creating organizations, agents and tickets — always through a tenant
+//! transaction of the organization concerned, never as an administrator.
+
+use chrono::{DateTime, Utc};
+use orgjobs_queue::{TenantTx, TxError};
+use uuid::Uuid;
+
+/// Creates the organization row for `tx`'s organization (the transaction's
+/// context is the new organization's id, so the policy admits the row).
+pub async fn create_organization(tx: &TenantTx, name: &str) -> Result<(), TxError> {
+    // $1 id (= the context), $2 name.
+    tx.execute(
+        "INSERT INTO public.organizations (id, name) VALUES ($1, $2)",
+        &[&tx.org_id(), &name],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Adds an agent to `tx`'s organization; returns its id.
+pub async fn insert_agent(tx: &TenantTx, name: &str, email: &str) -> Result<Uuid, TxError> {
+    // $1 organization, $2 name, $3 email.
+    let row = tx
+        .query_one(
+            "INSERT INTO public.agents (organization_id, name, email) VALUES ($1, $2, $3) RETURNING id",
+            &[&tx.org_id(), &name, &email],
+        )
+        .await?;
+    Ok(row.get(0))
+}
+
+/// A ticket to insert; `None` fields take the table's defaults.
+#[derive(Clone, Debug, Default)]
+pub struct NewTicket {
+    /// Subject line.
+    pub subject: String,
+    /// Body text.
+    pub body: String,
+    /// `new|open|pending|resolved|closed`; default `new`.
+    pub status: Option<String>,
+    /// `low|normal|high|urgent`; default `normal`.
+    pub priority: Option<String>,
+    /// Free-form category.
+    pub category: Option<String>,
+    /// Requester's address.
+    pub requester_email: Option<String>,
+    /// Assigned agent (of the same organization).
+    pub assigned_to: Option<Uuid>,
+    /// Creation time; default now.
+    pub created_at: Option<DateTime<Utc>>,
+    /// First agent response.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Resolution.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Inserts a ticket into `tx`'s organization; returns its id.
+pub async fn insert_ticket(tx: &TenantTx, t: &NewTicket) -> Result<Uuid, TxError> {
+    // $1 organization; $2..$11 the ticket's fields, NULL meaning the default.
+    let row = tx
+        .query_one(
+            "INSERT INTO public.tickets (organization_id, subject, body, status, priority, category,
+                                         requester_email, assigned_to, created_at,
+                                         first_response_at, resolved_at)
+             VALUES ($1, $2, $3, coalesce($4, 'new'), coalesce($5, 'normal'), $6, $7, $8,
+                     coalesce($9, now()), $10, $11)
+             RETURNING id",
+            &[
+                &tx.org_id(),
+                &t.subject,
+                &t.body,
+                &t.status,
+                &t.priority,
+                &t.category,
+                &t.requester_email,
+                &t.assigned_to,
+                &t.created_at,
+                &t.first_response_at,
+                &t.resolved_at,
+            ],
+        )
+        .await?;
+    Ok(row.get(0))
+}

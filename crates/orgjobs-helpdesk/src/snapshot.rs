@@ -1,0 +1,125 @@
+//! `METRICS_SNAPSHOT`: one row of an organization's support figures,
+//! computed from that organization's tickets and agents alone (RLS sees to
+//! it: the statement has no organization filter of its own).
+//!
+//! SLA compliance, until SLA policies exist, uses fixed first-response
+//! targets by priority (urgent 1 h, high 4 h, normal 8 h, low 24 h): the
+//! share of tickets whose first response came within target, among tickets
+//! that have a first response or whose target has passed.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use orgjobs_queue::{JobError, TenantHandler, TenantTx, TxError};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The kind name.
+pub const METRICS_SNAPSHOT: &str = "METRICS_SNAPSHOT";
+
+/// The `METRICS_SNAPSHOT` handler.
+pub struct MetricsSnapshot;
+
+/// Its payload: an empty object.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SnapshotPayload {}
+
+const SNAPSHOT_SQL: &str = "
+WITH t AS (
+    SELECT status, priority, assigned_to, created_at,
+           extract(epoch FROM first_response_at - created_at)::float8 AS frt,
+           extract(epoch FROM resolved_at - created_at)::float8 AS ttr,
+           CASE priority WHEN 'urgent' THEN 3600 WHEN 'high' THEN 14400
+                         WHEN 'normal' THEN 28800 ELSE 86400 END AS frt_target
+    FROM public.tickets
+), sla AS (
+    SELECT count(*) FILTER (WHERE frt IS NOT NULL AND frt <= frt_target) AS met,
+           count(*) FILTER (WHERE frt IS NOT NULL
+                               OR now() > created_at + make_interval(secs => frt_target)) AS due
+    FROM t
+)
+INSERT INTO public.metrics_snapshots
+    (organization_id, tickets_by_status, tickets_by_priority, frt_p50, frt_p95,
+     mttr_p50, mttr_p95, sla_compliance_pct, agent_load)
+SELECT $1,
+       (SELECT jsonb_object_agg(s.status, (SELECT count(*) FROM t WHERE t.status = s.status))
+        FROM unnest(ARRAY['new', 'open', 'pending', 'resolved', 'closed']) AS s(status)),
+       (SELECT jsonb_object_agg(p.priority, (SELECT count(*) FROM t WHERE t.priority = p.priority))
+        FROM unnest(ARRAY['low', 'normal', 'high', 'urgent']) AS p(priority)),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY frt) FROM t WHERE frt IS NOT NULL),
+       (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY frt) FROM t WHERE frt IS NOT NULL),
+       (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ttr) FROM t WHERE ttr IS NOT NULL),
+       (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY ttr) FROM t WHERE ttr IS NOT NULL),
+       (SELECT CASE WHEN due > 0 THEN 100.0 * met / due END FROM sla),
+       (SELECT coalesce(jsonb_object_agg(a.id::text,
+                   (SELECT count(*) FROM t
+                    WHERE t.assigned_to = a.id AND t.status IN ('new', 'open', 'pending'))), '{}'::jsonb)
+        FROM public.agents a WHERE a.active)
+";
+
+impl TenantHandler for MetricsSnapshot {
+    const KIND: &'static str = METRICS_SNAPSHOT;
+    type Payload = SnapshotPayload;
+
+    async fn run(&self, tx: &mut TenantTx, _: SnapshotPayload) -> Result<(), JobError> {
+        // $1: the organization of this transaction (the policy's WITH CHECK
+        // refuses any other).
+        tx.execute(SNAPSHOT_SQL, &[&tx.org_id()]).await?;
+        Ok(())
+    }
+}
+
+/// A stored snapshot, read back.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Snapshot {
+    /// Whose.
+    pub organization_id: Uuid,
+    /// When.
+    pub snapshot_ts: DateTime<Utc>,
+    /// Tickets by status.
+    pub tickets_by_status: BTreeMap<String, i64>,
+    /// Tickets by priority.
+    pub tickets_by_priority: BTreeMap<String, i64>,
+    /// First-response time p50, seconds.
+    pub frt_p50: Option<f64>,
+    /// First-response time p95, seconds.
+    pub frt_p95: Option<f64>,
+    /// Time to resolution p50, seconds.
+    pub mttr_p50: Option<f64>,
+    /// Time to resolution p95, seconds.
+    pub mttr_p95: Option<f64>,
+    /// SLA compliance, percent.
+    pub sla_compliance_pct: Option<f64>,
+    /// Open tickets per agent id.
+    pub agent_load: BTreeMap<String, i64>,
+}
+
+/// The newest snapshot of `tx`'s organization.
+pub async fn latest_snapshot(tx: &TenantTx) -> Result<Option<Snapshot>, TxError> {
+    let row = tx
+        .query_opt(
+            "SELECT organization_id, snapshot_ts, tickets_by_status, tickets_by_priority,
+                    frt_p50, frt_p95, mttr_p50, mttr_p95, sla_compliance_pct, agent_load
+             FROM public.metrics_snapshots ORDER BY snapshot_ts DESC, id DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    Ok(row.map(|r| {
+        let map = |v: serde_json::Value| -> BTreeMap<String, i64> {
+            serde_json::from_value(v).unwrap_or_default()
+        };
+        Snapshot {
+            organization_id: r.get(0),
+            snapshot_ts: r.get(1),
+            tickets_by_status: map(r.get(2)),
+            tickets_by_priority: map(r.get(3)),
+            frt_p50: r.get(4),
+            frt_p95: r.get(5),
+            mttr_p50: r.get(6),
+            mttr_p95: r.get(7),
+            sla_compliance_pct: r.get(8),
+            agent_load: map(r.get(9)),
+        }
+    }))
+}

@@ -1,0 +1,170 @@
+//! Enqueueing from Rust, checked against the registry before anything
+//! reaches the database, and usable inside the caller's own transaction.
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use tokio_postgres::GenericClient;
+use uuid::Uuid;
+
+use crate::error::DbError;
+use crate::handler::{Registry, Scope};
+
+/// Largest accepted payload, in bytes of its JSON text (also enforced by
+/// `orgjobs.add_job`).
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+/// A job to enqueue.
+#[derive(Clone, Debug)]
+pub struct NewJob {
+    /// The kind; must be registered.
+    pub kind: String,
+    /// Required for tenant kinds, absent for global ones.
+    pub organization_id: Option<Uuid>,
+    /// A JSON object that parses as the kind's payload.
+    pub payload: Value,
+    /// Earliest start; now when absent.
+    pub run_at: Option<DateTime<Utc>>,
+    /// Lower runs first; default 0.
+    pub priority: i16,
+    /// Attempts before the job is discarded; 5 when absent.
+    pub max_attempts: Option<i32>,
+}
+
+impl NewJob {
+    /// A job of `kind` with an empty payload and default options.
+    pub fn new(kind: impl Into<String>) -> Self {
+        NewJob {
+            kind: kind.into(),
+            organization_id: None,
+            payload: Value::Object(Default::default()),
+            run_at: None,
+            priority: 0,
+            max_attempts: None,
+        }
+    }
+
+    /// Sets the organization.
+    pub fn org(mut self, org: Uuid) -> Self {
+        self.organization_id = Some(org);
+        self
+    }
+
+    /// Sets the payload.
+    pub fn payload(mut self, payload: Value) -> Self {
+        self.payload = payload;
+        self
+    }
+}
+
+/// Why a job was not enqueued.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EnqueueError {
+    /// The kind is not registered.
+    #[error("unknown job kind {kind}; known kinds: {known}")]
+    UnknownKind {
+        /// The kind given.
+        kind: String,
+        /// The registered kinds.
+        known: String,
+    },
+    /// A tenant kind without an organization.
+    #[error(
+        "organization context missing for {0}: tenant job kinds need an organization (--org UUID)"
+    )]
+    MissingOrganization(String),
+    /// A global kind with an organization.
+    #[error("{0} is a global job kind and takes no organization")]
+    UnexpectedOrganization(String),
+    /// The payload is not a JSON object, too large, or does not fit the kind.
+    #[error("invalid payload: {0}")]
+    InvalidPayload(String),
+    /// `max_attempts` below 1.
+    #[error("max_attempts must be at least 1, got {0}")]
+    InvalidMaxAttempts(i32),
+    /// The database refused.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Checks `job` against `registry` without touching the database.
+pub fn validate(registry: &Registry, job: &NewJob) -> Result<(), EnqueueError> {
+    let scope = registry
+        .scope(&job.kind)
+        .ok_or_else(|| EnqueueError::UnknownKind {
+            kind: job.kind.clone(),
+            known: registry.kind_list(),
+        })?;
+    match (scope, job.organization_id) {
+        (Scope::Tenant, None) => return Err(EnqueueError::MissingOrganization(job.kind.clone())),
+        (Scope::Global, Some(_)) => {
+            return Err(EnqueueError::UnexpectedOrganization(job.kind.clone()));
+        }
+        _ => {}
+    }
+    if !job.payload.is_object() {
+        return Err(EnqueueError::InvalidPayload(format!(
+            "expected a JSON object, got {}",
+            json_type(&job.payload)
+        )));
+    }
+    let size = job.payload.to_string().len();
+    if size > MAX_PAYLOAD_BYTES {
+        return Err(EnqueueError::InvalidPayload(format!(
+            "{size} bytes; the limit is {MAX_PAYLOAD_BYTES}"
+        )));
+    }
+    registry
+        .check_payload(&job.kind, &job.payload)
+        .map_err(|e| EnqueueError::InvalidPayload(e.to_string()))?;
+    if let Some(n) = job.max_attempts {
+        if n < 1 {
+            return Err(EnqueueError::InvalidMaxAttempts(n));
+        }
+    }
+    Ok(())
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Validates `job` and enqueues it through `orgjobs.add_job` on `client`,
+/// which may be a transaction of the caller's: the job then exists if and
+/// only if that transaction commits. Returns the job id.
+pub async fn enqueue<C: GenericClient>(
+    client: &C,
+    registry: &Registry,
+    job: &NewJob,
+) -> Result<i64, EnqueueError> {
+    validate(registry, job)?;
+    // $1 kind, $2 organization (NULL for global), $3 payload, $4 run_at
+    // (NULL: now), $5 priority, $6 max_attempts (NULL: default).
+    let row = client
+        .query_one(
+            "SELECT orgjobs.add_job($1, $2, $3, $4, $5, $6)",
+            &[
+                &job.kind,
+                &job.organization_id,
+                &job.payload,
+                &job.run_at,
+                &i32::from(job.priority),
+                &job.max_attempts,
+            ],
+        )
+        .await
+        .map_err(|e| {
+            EnqueueError::Db(DbError::Query {
+                what: "enqueueing the job",
+                source: e,
+            })
+        })?;
+    Ok(row.get(0))
+}

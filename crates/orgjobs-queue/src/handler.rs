@@ -1,0 +1,424 @@
+//! Job kinds and their handlers, and the registry the worker dispatches by.
+//!
+//! A tenant handler declares its kind and payload type and receives
+//! `&mut TenantTx`; a global handler receives `&mut GlobalSession`. The
+//! registry erases the types so that the worker can parse a payload before it
+//! opens any transaction.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::{DbError, PgErr};
+use crate::session::{GlobalRole, GlobalSession, TenantTx, TxError};
+
+/// What went wrong in a handler, and what the worker should do about it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    /// Worth another attempt after a backoff (until `max_attempts`).
+    #[error("{0}")]
+    Retry(String),
+    /// Will fail the same way every time: discard the job now.
+    #[error("{0}")]
+    Discard(String),
+}
+
+impl JobError {
+    /// A failure worth retrying.
+    pub fn retry(msg: impl fmt::Display) -> Self {
+        JobError::Retry(msg.to_string())
+    }
+
+    /// A failure that retrying cannot fix.
+    pub fn discard(msg: impl fmt::Display) -> Self {
+        JobError::Discard(msg.to_string())
+    }
+
+    /// Whether the worker should schedule another attempt.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, JobError::Retry(_))
+    }
+
+    /// The message recorded on the job.
+    pub fn message(&self) -> &str {
+        match self {
+            JobError::Retry(m) | JobError::Discard(m) => m,
+        }
+    }
+
+    /// Classifies a server error by SQLSTATE: syntax and access errors
+    /// (class 42, including RLS violations 42501) and data exceptions (class
+    /// 22) fail the same way on every attempt; everything else (connection
+    /// loss, serialization failures 40001, deadlocks 40P01, ...) is retried.
+    fn from_code(code: Option<&str>, msg: String) -> Self {
+        match code {
+            Some(c) if c.starts_with("42") || c.starts_with("22") => JobError::Discard(msg),
+            _ => JobError::Retry(msg),
+        }
+    }
+}
+
+impl From<TxError> for JobError {
+    fn from(e: TxError) -> Self {
+        match &e {
+            TxError::Refused(_) => JobError::Discard(e.to_string()),
+            TxError::Db(db) => {
+                JobError::from_code(db.code().map(|c| c.code()), PgErr(db).to_string())
+            }
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for JobError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        JobError::from(TxError::Db(e))
+    }
+}
+
+impl From<DbError> for JobError {
+    fn from(e: DbError) -> Self {
+        let code = e.code().map(str::to_owned);
+        JobError::from_code(code.as_deref(), e.to_string())
+    }
+}
+
+/// A job kind that runs inside one organization's context.
+///
+/// ```
+/// use orgjobs_queue::{JobError, TenantHandler, TenantTx};
+///
+/// struct CountTickets;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Payload {}
+///
+/// impl TenantHandler for CountTickets {
+///     const KIND: &'static str = "COUNT_TICKETS";
+///     type Payload = Payload;
+///     async fn run(&self, tx: &mut TenantTx, _p: Payload) -> Result<(), JobError> {
+///         tx.query_one("SELECT count(*) FROM tickets", &[]).await?;
+///         Ok(())
+///     }
+/// }
+/// ```
+pub trait TenantHandler: Send + Sync + 'static {
+    /// The job kind, e.g. `TRIAGE_TICKET`.
+    const KIND: &'static str;
+    /// The payload, parsed from the job's JSON object before any transaction
+    /// begins; a payload that does not parse discards the job.
+    type Payload: DeserializeOwned + Send + 'static;
+    /// Does the work. Everything it writes commits only with the job's
+    /// completion.
+    fn run(
+        &self,
+        tx: &mut TenantTx,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// A job kind that runs without an organization, in a [`GlobalSession`].
+pub trait GlobalHandler: Send + Sync + 'static {
+    /// The job kind, e.g. `CLEANUP`.
+    const KIND: &'static str;
+    /// The role the session runs as.
+    const ROLE: GlobalRole = GlobalRole::Global;
+    /// The payload type.
+    type Payload: DeserializeOwned + Send + 'static;
+    /// Does the work.
+    fn run(
+        &self,
+        session: &mut GlobalSession,
+        payload: Self::Payload,
+    ) -> impl Future<Output = Result<(), JobError>> + Send;
+}
+
+/// Whether a kind runs with an organization's context or globally.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// Needs `organization_id`; runs in a [`TenantTx`].
+    Tenant,
+    /// Takes no organization; runs in a [`GlobalSession`].
+    Global,
+}
+
+impl Scope {
+    /// `tenant` or `global`, as stored in `orgjobs.kinds`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Tenant => "tenant",
+            Scope::Global => "global",
+        }
+    }
+}
+
+/// Exponential backoff with jitter: attempt n waits about
+/// `base * 2^(n-1)`, capped at `max`, spread by ±`jitter`.
+#[derive(Clone, Copy, Debug)]
+pub struct RetryPolicy {
+    /// Wait after the first failed attempt.
+    pub base: Duration,
+    /// Upper bound on any wait.
+    pub max: Duration,
+    /// Fraction of the wait randomly added or removed (0.0 to 1.0).
+    pub jitter: f64,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(3600),
+            jitter: 0.2,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// The wait before the attempt after `attempt` (1-based) failed.
+    pub fn delay(&self, attempt: i32) -> Duration {
+        let exp = attempt.saturating_sub(1).clamp(0, 30) as u32;
+        let raw = self.base.as_secs_f64() * f64::from(2u32.saturating_pow(exp));
+        let capped = raw.min(self.max.as_secs_f64());
+        let spread = self.jitter.clamp(0.0, 1.0) * capped;
+        let offset = if spread > 0.0 {
+            rand::random_range(-spread..=spread)
+        } else {
+            0.0
+        };
+        Duration::from_secs_f64((capped + offset).max(0.0))
+    }
+}
+
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A tenant job with its payload parsed, ready to run.
+pub(crate) trait PreparedTenant: Send {
+    fn run<'a>(self: Box<Self>, tx: &'a mut TenantTx) -> BoxFuture<'a, Result<(), JobError>>;
+}
+
+/// A global job with its payload parsed, ready to run.
+pub(crate) trait PreparedGlobal: Send {
+    fn run<'a>(self: Box<Self>, s: &'a mut GlobalSession) -> BoxFuture<'a, Result<(), JobError>>;
+}
+
+struct Tenant<H: TenantHandler> {
+    handler: Arc<H>,
+    payload: H::Payload,
+}
+
+impl<H: TenantHandler> PreparedTenant for Tenant<H> {
+    fn run<'a>(self: Box<Self>, tx: &'a mut TenantTx) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move { self.handler.run(tx, self.payload).await })
+    }
+}
+
+struct Global<H: GlobalHandler> {
+    handler: Arc<H>,
+    payload: H::Payload,
+}
+
+impl<H: GlobalHandler> PreparedGlobal for Global<H> {
+    fn run<'a>(self: Box<Self>, s: &'a mut GlobalSession) -> BoxFuture<'a, Result<(), JobError>> {
+        Box::pin(async move { self.handler.run(s, self.payload).await })
+    }
+}
+
+type TenantParser =
+    Box<dyn Fn(Value) -> Result<Box<dyn PreparedTenant>, serde_json::Error> + Send + Sync>;
+type GlobalParser =
+    Box<dyn Fn(Value) -> Result<Box<dyn PreparedGlobal>, serde_json::Error> + Send + Sync>;
+
+pub(crate) enum Entry {
+    Tenant(TenantParser),
+    Global(GlobalParser, GlobalRole),
+}
+
+struct Kind {
+    entry: Entry,
+    retry: RetryPolicy,
+}
+
+/// The job kinds a worker can run, by name.
+#[derive(Default)]
+pub struct Registry {
+    kinds: BTreeMap<&'static str, Kind>,
+}
+
+impl fmt::Debug for Registry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Registry")
+            .field("kinds", &self.kinds.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+/// The payload of a job does not fit its kind.
+#[derive(Debug, thiserror::Error)]
+#[error("payload for {kind} does not parse: {reason}")]
+pub struct PayloadError {
+    /// The kind.
+    pub kind: String,
+    /// What serde said.
+    pub reason: String,
+}
+
+impl Registry {
+    /// An empty registry.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a tenant kind.
+    pub fn tenant<H: TenantHandler>(mut self, handler: H) -> Self {
+        let handler = Arc::new(handler);
+        let parse: TenantParser = Box::new(move |v| {
+            let payload = serde_json::from_value::<H::Payload>(v)?;
+            Ok(Box::new(Tenant {
+                handler: handler.clone(),
+                payload,
+            }) as Box<dyn PreparedTenant>)
+        });
+        self.kinds.insert(
+            H::KIND,
+            Kind {
+                entry: Entry::Tenant(parse),
+                retry: RetryPolicy::default(),
+            },
+        );
+        self
+    }
+
+    /// Adds a global kind.
+    pub fn global<H: GlobalHandler>(mut self, handler: H) -> Self {
+        let handler = Arc::new(handler);
+        let parse: GlobalParser = Box::new(move |v| {
+            let payload = serde_json::from_value::<H::Payload>(v)?;
+            Ok(Box::new(Global {
+                handler: handler.clone(),
+                payload,
+            }) as Box<dyn PreparedGlobal>)
+        });
+        self.kinds.insert(
+            H::KIND,
+            Kind {
+                entry: Entry::Global(parse, H::ROLE),
+                retry: RetryPolicy::default(),
+            },
+        );
+        self
+    }
+
+    /// Sets the retry policy of a registered kind (no effect otherwise).
+    pub fn with_retry(mut self, kind: &str, policy: RetryPolicy) -> Self {
+        if let Some(k) = self.kinds.get_mut(kind) {
+            k.retry = policy;
+        }
+        self
+    }
+
+    /// The scope of `kind`, or `None` when it is not registered.
+    pub fn scope(&self, kind: &str) -> Option<Scope> {
+        self.kinds.get(kind).map(|k| match k.entry {
+            Entry::Tenant(_) => Scope::Tenant,
+            Entry::Global(..) => Scope::Global,
+        })
+    }
+
+    /// Registered kinds, sorted.
+    pub fn kinds(&self) -> impl Iterator<Item = (&'static str, Scope)> + '_ {
+        self.kinds.iter().map(|(k, v)| {
+            (
+                *k,
+                match v.entry {
+                    Entry::Tenant(_) => Scope::Tenant,
+                    Entry::Global(..) => Scope::Global,
+                },
+            )
+        })
+    }
+
+    /// Registered kind names joined with ", " (for error messages).
+    pub fn kind_list(&self) -> String {
+        self.kinds.keys().copied().collect::<Vec<_>>().join(", ")
+    }
+
+    /// Checks that `payload` parses as `kind`'s payload.
+    pub fn check_payload(&self, kind: &str, payload: &Value) -> Result<(), PayloadError> {
+        let err = |e: serde_json::Error| PayloadError {
+            kind: kind.to_owned(),
+            reason: e.to_string(),
+        };
+        match self.kinds.get(kind).map(|k| &k.entry) {
+            Some(Entry::Tenant(parse)) => parse(payload.clone()).map(drop).map_err(err),
+            Some(Entry::Global(parse, _)) => parse(payload.clone()).map(drop).map_err(err),
+            None => Ok(()),
+        }
+    }
+
+    pub(crate) fn entry(&self, kind: &str) -> Option<(&Entry, &RetryPolicy)> {
+        self.kinds.get(kind).map(|k| (&k.entry, &k.retry))
+    }
+
+    /// Records the registered kinds in `orgjobs.kinds`, so that
+    /// `orgjobs.add_job` can refuse unknown kinds and tenant kinds without an
+    /// organization.
+    pub async fn register_kinds(&self, client: &tokio_postgres::Client) -> Result<(), DbError> {
+        let (names, scopes): (Vec<&str>, Vec<&str>) =
+            self.kinds().map(|(k, s)| (k, s.as_str())).unzip();
+        // $1: kind names, $2: their scopes, element by element.
+        client
+            .execute(
+                "INSERT INTO orgjobs.kinds (kind, scope)
+                 SELECT * FROM unnest($1::text[], $2::text[])
+                 ON CONFLICT (kind) DO UPDATE SET scope = EXCLUDED.scope
+                 WHERE orgjobs.kinds.scope IS DISTINCT FROM EXCLUDED.scope",
+                &[&names, &scopes],
+            )
+            .await
+            .map_err(|e| DbError::query("registering job kinds", e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let p = RetryPolicy {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            jitter: 0.0,
+        };
+        assert_eq!(p.delay(1), Duration::from_secs(2));
+        assert_eq!(p.delay(2), Duration::from_secs(4));
+        assert_eq!(p.delay(3), Duration::from_secs(8));
+        assert_eq!(p.delay(10), Duration::from_secs(60));
+        assert_eq!(p.delay(1000), Duration::from_secs(60));
+    }
+
+    #[test]
+    fn jitter_stays_in_bounds() {
+        let p = RetryPolicy::default();
+        for _ in 0..1000 {
+            let d = p.delay(3).as_secs_f64();
+            assert!((6.4..=9.6).contains(&d), "{d}");
+        }
+    }
+
+    #[test]
+    fn classifies_sqlstates() {
+        assert!(!JobError::from_code(Some("42501"), "rls".into()).is_retryable());
+        assert!(!JobError::from_code(Some("22P02"), "uuid".into()).is_retryable());
+        assert!(JobError::from_code(Some("40001"), "serialization".into()).is_retryable());
+        assert!(JobError::from_code(None, "connection closed".into()).is_retryable());
+    }
+}

@@ -1,0 +1,48 @@
+//! orgjobs-queue: a PostgreSQL job queue in which every tenant job runs with
+//! its organization's context set for that job alone, so that row-level
+//! security, not application discipline, keeps organizations apart.
+//!
+//! The crate owns the `orgjobs` schema (jobs, kinds, `current_org()`,
+//! `add_job`, `complete_job`), the roles, the tenant transaction and global
+//! session types, the worker, the startup check and the isolation proof.
+//!
+//! Invariant: nothing here knows about any application's tables. Tenant
+//! tables are found through the catalog (any table with `organization_id`).
+
+mod builtin;
+mod catalog;
+mod db;
+mod enqueue;
+mod error;
+mod handler;
+mod metrics;
+mod migrate;
+mod proof;
+mod session;
+mod worker;
+
+pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
+pub use catalog::{
+    RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
+    tenant_tables,
+};
+pub use db::{DbUrl, redact_url};
+pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
+pub use error::{DbError, PgErr};
+pub use handler::{
+    GlobalHandler, JobError, PayloadError, Registry, RetryPolicy, Scope, TenantHandler,
+};
+pub use metrics::Metrics;
+pub use migrate::{
+    MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,
+};
+pub use proof::{Check, CheckStatus, run_proof};
+pub use session::{GlobalRole, GlobalSession, Roles, ScopedTx, TenantTx, TxError};
+pub use worker::{
+    NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig, WorkerError, default_worker_id,
+};
+
+/// Re-exported for the pooled connection type.
+pub use deadpool_postgres;
+/// Re-exported so that handlers can name row and parameter types.
+pub use tokio_postgres;

@@ -1,0 +1,453 @@
+//! The two ways a job reaches the database: [`TenantTx`] for one
+//! organization's work and [`GlobalSession`] for system work.
+//!
+//! Both own a pooled connection with an open transaction whose first
+//! statement switches the role and sets (or clears) `app.current_org`, bound as
+//! parameters and sent in the same network flight as `BEGIN`. Both settings
+//! are transaction-local, so they end with the transaction, whatever ends it.
+//!
+//! Invariants:
+//! - a tenant handler gets `&mut TenantTx` and nothing else that reaches the
+//!   database; it cannot commit, roll back, or take the connection out;
+//! - statements that would end the transaction or change the session's role
+//!   or settings (`COMMIT`, `ROLLBACK`, `SET`, `RESET`, ...) are refused, so a
+//!   handler cannot fall out of its context by accident (hostile SQL with a
+//!   superuser login can still `RESET ROLE`: production logs in as
+//!   `orgjobs_worker`, see the README);
+//! - a transaction that is dropped unfinished takes its connection with it
+//!   (the server rolls back when the connection closes), so an unfinished
+//!   context can never be handed to the next job.
+
+use std::ops::Deref;
+
+use deadpool_postgres::Object;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Row};
+use uuid::Uuid;
+
+use crate::error::{DbError, PgErr};
+
+/// Role names used by the runtime. The defaults are the contract
+/// (`orgjobs_tenant`, `orgjobs_global`); the migrations grant to these names.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Roles {
+    /// Role every tenant transaction switches to.
+    pub tenant: String,
+    /// Role every global session switches to.
+    pub global: String,
+}
+
+impl Default for Roles {
+    fn default() -> Self {
+        Roles {
+            tenant: "orgjobs_tenant".to_owned(),
+            global: "orgjobs_global".to_owned(),
+        }
+    }
+}
+
+/// Errors from statements run through a tenant transaction or global session.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The server rejected the statement.
+    #[error("{}", PgErr(.0))]
+    Db(#[from] tokio_postgres::Error),
+    /// The statement would leave or alter the transaction's context.
+    #[error(
+        "statement refused: {0} is not allowed inside a job transaction (the runtime owns the transaction and its context)"
+    )]
+    Refused(String),
+}
+
+impl TxError {
+    /// The SQLSTATE, when the server rejected the statement.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            TxError::Db(e) => e.code().map(|c| c.code()),
+            TxError::Refused(_) => None,
+        }
+    }
+}
+
+/// Statements that end or nest transactions, or change session state.
+const REFUSED_KEYWORDS: &[&str] = &[
+    "BEGIN",
+    "START",
+    "COMMIT",
+    "END",
+    "ROLLBACK",
+    "ABORT",
+    "SAVEPOINT",
+    "RELEASE",
+    "PREPARE",
+    "SET",
+    "RESET",
+    "DISCARD",
+    "LISTEN",
+    "UNLISTEN",
+    "COPY",
+];
+
+/// Returns the offending keyword if `sql` starts (after comments) with one
+/// that a job transaction must not run.
+fn refused_keyword(sql: &str) -> Option<String> {
+    let mut s = sql.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else if let Some(rest) = s.strip_prefix('(') {
+            s = rest.trim_start();
+        } else {
+            break;
+        }
+    }
+    let word: String = s
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase();
+    REFUSED_KEYWORDS.contains(&word.as_str()).then_some(word)
+}
+
+/// One job transaction: the query surface shared by [`TenantTx`] and
+/// [`GlobalSession`]. It can run statements; it cannot commit, roll back or
+/// give its connection away.
+pub struct ScopedTx {
+    conn: Option<Object>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+impl ScopedTx {
+    /// Begins a transaction on `conn` and runs `first` (the role and context
+    /// statement) in the same network flight.
+    async fn begin(conn: Object, first: &str, params: Params<'_>) -> Result<Self, DbError> {
+        let stmt = conn
+            .prepare_cached(first)
+            .await
+            .map_err(|e| DbError::query("preparing the context statement", e))?;
+        let mut tx = ScopedTx { conn: Some(conn) };
+        let client = tx.client();
+        // Polled together, BEGIN and the context statement share one flight;
+        // the driver sends them in this order.
+        let (began, set) = tokio::join!(client.batch_execute("BEGIN"), client.query(&stmt, params));
+        if let Err(e) = began.and(set.map(drop)) {
+            // Dropping an unfinished transaction discards its connection.
+            tx.discard_connection();
+            return Err(DbError::query("beginning the job transaction", e));
+        }
+        Ok(tx)
+    }
+
+    fn obj(&self) -> &Object {
+        // The connection is present from begin until commit/rollback, which
+        // consume self; no method is reachable in between without it.
+        match &self.conn {
+            Some(c) => c,
+            None => unreachable!("ScopedTx used after it finished"),
+        }
+    }
+
+    fn client(&self) -> &Client {
+        self.obj()
+    }
+
+    fn discard_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(Object::take(conn));
+        }
+    }
+
+    async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement, TxError> {
+        if let Some(word) = refused_keyword(sql) {
+            return Err(TxError::Refused(word));
+        }
+        Ok(self.obj().prepare_cached(sql).await?)
+    }
+
+    /// Runs a statement and returns all rows. Statements are prepared once
+    /// per connection and cached.
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, TxError> {
+        let stmt = self.prepare(sql).await?;
+        Ok(self.client().query(&stmt, params).await?)
+    }
+
+    /// Runs a statement that returns exactly one row.
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, TxError> {
+        let stmt = self.prepare(sql).await?;
+        Ok(self.client().query_one(&stmt, params).await?)
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, TxError> {
+        let stmt = self.prepare(sql).await?;
+        Ok(self.client().query_opt(&stmt, params).await?)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, TxError> {
+        let stmt = self.prepare(sql).await?;
+        Ok(self.client().execute(&stmt, params).await?)
+    }
+
+    /// Commits, returning the connection.
+    async fn commit(mut self) -> Result<Object, DbError> {
+        let res = self.client().batch_execute("COMMIT").await;
+        match res {
+            Ok(()) => Ok(self.take_conn()),
+            Err(e) => {
+                self.discard_connection();
+                Err(DbError::query("committing the job transaction", e))
+            }
+        }
+    }
+
+    /// Rolls back, returning the connection.
+    async fn rollback(mut self) -> Result<Object, DbError> {
+        let res = self.client().batch_execute("ROLLBACK").await;
+        match res {
+            Ok(()) => Ok(self.take_conn()),
+            Err(e) => {
+                self.discard_connection();
+                Err(DbError::query("rolling back the job transaction", e))
+            }
+        }
+    }
+
+    /// Runs `SELECT orgjobs.complete_job(id, attempt)` and `COMMIT` in one
+    /// flight. If the completion fails (the job is no longer this attempt's),
+    /// the transaction is aborted and the COMMIT rolls it back: the handler's
+    /// writes never outlive a lost job.
+    async fn complete_and_commit(mut self, job_id: i64, attempt: i32) -> Result<Object, DbError> {
+        let stmt = match self
+            .obj()
+            .prepare_cached("SELECT orgjobs.complete_job($1, $2)")
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                self.discard_connection();
+                return Err(DbError::query("preparing job completion", e));
+            }
+        };
+        let client = self.client();
+        let params: [&(dyn ToSql + Sync); 2] = [&job_id, &attempt];
+        let (done, committed) =
+            tokio::join!(client.query(&stmt, &params), client.batch_execute("COMMIT"));
+        match (done, committed) {
+            (Ok(_), Ok(())) => Ok(self.take_conn()),
+            (Err(e), Ok(())) => {
+                // COMMIT of an aborted transaction rolled back; the
+                // connection is clean and reusable.
+                let conn = self.take_conn();
+                drop(conn);
+                Err(DbError::query("completing the job", e))
+            }
+            (_, Err(e)) => {
+                self.discard_connection();
+                Err(DbError::query("committing the job transaction", e))
+            }
+        }
+    }
+
+    fn take_conn(&mut self) -> Object {
+        match self.conn.take() {
+            Some(c) => c,
+            None => unreachable!("ScopedTx finished twice"),
+        }
+    }
+}
+
+impl Drop for ScopedTx {
+    fn drop(&mut self) {
+        // Unfinished: never hand this connection (and its transaction) back to
+        // the pool. Closing it makes the server roll back.
+        self.discard_connection();
+    }
+}
+
+/// SQL run first in every tenant transaction. $1: the tenant role's name,
+/// $2: the organization id as text. Both settings are transaction-local.
+const SET_TENANT_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)";
+
+/// SQL run first in every global session. $1: the role ('none' for the login
+/// role). The organization context is explicitly empty.
+const SET_GLOBAL_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', '', true)";
+
+/// A transaction that runs as the tenant role with one organization's
+/// context. Row-level security limits every statement to that organization.
+///
+/// Handlers receive `&mut TenantTx`; the runtime begins it, completes the job
+/// inside it and commits, so a handler's writes and its job's completion
+/// commit or roll back together.
+///
+/// A tenant handler cannot reach a pool or a global session through it:
+///
+/// ```compile_fail
+/// fn escape(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::GlobalSession {
+///     tx.into_global() // no such thing
+/// }
+/// ```
+///
+/// ```compile_fail
+/// fn take(tx: &mut orgjobs_queue::TenantTx) -> deadpool_postgres::Object {
+///     tx.inner.conn.take().unwrap() // private
+/// }
+/// ```
+pub struct TenantTx {
+    inner: ScopedTx,
+    org: Uuid,
+}
+
+impl TenantTx {
+    /// Begins a tenant transaction for `org` on `conn`, as `roles.tenant`.
+    /// The organization is a typed [`Uuid`]: a string that is not one cannot
+    /// reach the database.
+    pub async fn begin(conn: Object, org: Uuid, roles: &Roles) -> Result<Self, DbError> {
+        let org_text = org.to_string();
+        let inner = ScopedTx::begin(conn, SET_TENANT_CONTEXT, &[&roles.tenant, &org_text]).await?;
+        Ok(TenantTx { inner, org })
+    }
+
+    /// The organization whose context this transaction has.
+    pub fn org_id(&self) -> Uuid {
+        self.org
+    }
+
+    /// Enqueues a job for this same organization, inside this transaction:
+    /// it exists only if the transaction commits. Returns the job id.
+    pub async fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> Result<i64, TxError> {
+        // $1 kind, $2 this organization, $3 payload; add_job refuses any
+        // other organization while a context is set.
+        let row = self
+            .inner
+            .query_one(
+                "SELECT orgjobs.add_job($1, $2, $3)",
+                &[&kind, &self.org, payload],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
+    /// Commits, returning the connection (for code outside the worker that
+    /// opens its own tenant transactions).
+    pub async fn commit(self) -> Result<Object, DbError> {
+        self.inner.commit().await
+    }
+
+    /// Rolls back, returning the connection.
+    pub async fn rollback(self) -> Result<Object, DbError> {
+        self.inner.rollback().await
+    }
+
+    pub(crate) async fn complete_and_commit(
+        self,
+        job_id: i64,
+        attempt: i32,
+    ) -> Result<Object, DbError> {
+        self.inner.complete_and_commit(job_id, attempt).await
+    }
+}
+
+impl Deref for TenantTx {
+    type Target = ScopedTx;
+    fn deref(&self) -> &ScopedTx {
+        &self.inner
+    }
+}
+
+/// Which role a global session runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalRole {
+    /// `orgjobs_global`: the queue's tables, plus tenant rows only where a
+    /// policy names this role explicitly.
+    Global,
+    /// The worker's own login role, for work that needs its privileges
+    /// (migrations need a login that owns the schema).
+    Login,
+}
+
+/// A transaction for system work: no organization context, and the role of
+/// [`GlobalRole`]. Only global handlers receive one.
+pub struct GlobalSession {
+    inner: ScopedTx,
+}
+
+impl GlobalSession {
+    /// Begins a global session on `conn`.
+    pub async fn begin(conn: Object, role: GlobalRole, roles: &Roles) -> Result<Self, DbError> {
+        let role_name = match role {
+            GlobalRole::Global => roles.global.as_str(),
+            GlobalRole::Login => "none",
+        };
+        let inner = ScopedTx::begin(conn, SET_GLOBAL_CONTEXT, &[&role_name]).await?;
+        Ok(GlobalSession { inner })
+    }
+
+    /// Runs a multi-statement script (migrations), bypassing the statement
+    /// guard. Crate-internal: only the `MIGRATION` job uses it.
+    pub(crate) fn raw_client(&self) -> &Client {
+        self.inner.client()
+    }
+
+    /// Commits, returning the connection.
+    pub async fn commit(self) -> Result<Object, DbError> {
+        self.inner.commit().await
+    }
+
+    /// Rolls back, returning the connection.
+    pub async fn rollback(self) -> Result<Object, DbError> {
+        self.inner.rollback().await
+    }
+
+    pub(crate) async fn complete_and_commit(
+        self,
+        job_id: i64,
+        attempt: i32,
+    ) -> Result<Object, DbError> {
+        self.inner.complete_and_commit(job_id, attempt).await
+    }
+}
+
+impl Deref for GlobalSession {
+    type Target = ScopedTx;
+    fn deref(&self) -> &ScopedTx {
+        &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_keyword;
+
+    #[test]
+    fn refuses_transaction_control_and_settings() {
+        for sql in [
+            "COMMIT",
+            "  commit;",
+            "-- note\nROLLBACK",
+            "/* x */ reset role",
+            "SET ROLE postgres",
+            "set local app.current_org = 'x'",
+            "END",
+            "begin",
+            "savepoint a",
+            "DISCARD ALL",
+        ] {
+            assert!(refused_keyword(sql).is_some(), "{sql} should be refused");
+        }
+        for sql in [
+            "SELECT 1",
+            "select count(*) from tickets",
+            "UPDATE tickets SET status = 'open'",
+            "WITH x AS (SELECT 1) SELECT * FROM x",
+            "INSERT INTO settings VALUES (1)",
+            "(SELECT 1)",
+        ] {
+            assert!(refused_keyword(sql).is_none(), "{sql} should run");
+        }
+    }
+}

@@ -1,0 +1,651 @@
+//! The worker: claims jobs in batches, runs each in its own transaction with
+//! the right context, and turns every result (success, error, panic) into
+//! exactly one state transition.
+//!
+//! Invariants:
+//! - a tenant kind runs only in a [`TenantTx`] for the job's organization; a
+//!   tenant job without one is discarded without running;
+//! - a global kind runs only in a [`GlobalSession`] and never for a job that
+//!   names an organization;
+//! - completion is written in the handler's transaction; a failure is
+//!   recorded after that transaction rolled back, fenced by the attempt
+//!   number, so an executor that lost its job changes nothing;
+//! - a panicking handler fails its attempt; the worker goes on.
+
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deadpool_postgres::Pool;
+use futures_util::{FutureExt, StreamExt};
+use serde_json::Value;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_postgres::{AsyncMessage, NoTls};
+use tracing::{error, info, warn};
+use uuid::Uuid;
+
+use crate::catalog;
+use crate::db::DbUrl;
+use crate::error::{DbError, PgErr};
+use crate::handler::{Entry, JobError, Registry, RetryPolicy};
+use crate::metrics::Metrics;
+use crate::session::{GlobalSession, Roles, TenantTx};
+
+const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
+const FAIL_SQL: &str = include_str!("../sql/fail.sql");
+
+/// The NOTIFY channel that `orgjobs.jobs` inserts signal.
+pub const NOTIFY_CHANNEL: &str = "orgjobs_jobs";
+
+/// SQLSTATE raised by `orgjobs.complete_job` when the attempt no longer holds
+/// its job.
+const LOST_JOB_SQLSTATE: &str = "OJ001";
+
+/// How a worker runs.
+#[derive(Clone, Debug)]
+pub struct WorkerConfig {
+    /// Handlers running at once.
+    pub concurrency: usize,
+    /// Most jobs claimed by one statement.
+    pub batch_size: usize,
+    /// How often to look for jobs when no notification arrives.
+    pub poll_interval: Duration,
+    /// How long a claimed job is leased to this worker.
+    pub lease: Duration,
+    /// Exit once no runnable job is left.
+    pub drain: bool,
+    /// Role names.
+    pub roles: Roles,
+    /// This worker's name in `locked_by` and error records.
+    pub worker_id: String,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 8,
+            batch_size: 8,
+            poll_interval: Duration::from_secs(1),
+            lease: Duration::from_secs(300),
+            drain: false,
+            roles: Roles::default(),
+            worker_id: default_worker_id(),
+        }
+    }
+}
+
+/// `host-pid-random`, unique enough to tell workers apart in job records.
+pub fn default_worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_owned())
+        .unwrap_or_else(|_| "host".to_owned());
+    let short = Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &short[..8])
+}
+
+/// Why a worker stopped with an error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WorkerError {
+    /// The startup check found a way for tenant work to bypass RLS.
+    #[error("refusing to start: tenant isolation is not guaranteed:\n  - {}", .0.join("\n  - "))]
+    Unsafe(Vec<String>),
+    /// The database failed at startup.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// What happened to one claimed job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler succeeded and its completion committed with its writes.
+    Completed,
+    /// Failed; another attempt is scheduled.
+    Retried,
+    /// Failed for good; kept with its error.
+    Discarded,
+    /// This attempt no longer held the job (or its result could not be
+    /// recorded); nothing of it committed.
+    Lost,
+}
+
+impl Outcome {
+    /// The `outcome` label of `jobs_total`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Retried => "retried",
+            Outcome::Discarded => "discarded",
+            Outcome::Lost => "lost",
+        }
+    }
+}
+
+/// Counts of outcomes over a worker's run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunSummary {
+    /// Jobs completed.
+    pub completed: u64,
+    /// Attempts that failed and were scheduled again.
+    pub retried: u64,
+    /// Jobs discarded.
+    pub discarded: u64,
+    /// Attempts lost.
+    pub lost: u64,
+}
+
+impl RunSummary {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Completed => self.completed += 1,
+            Outcome::Retried => self.retried += 1,
+            Outcome::Discarded => self.discarded += 1,
+            Outcome::Lost => self.lost += 1,
+        }
+    }
+}
+
+struct ClaimedJob {
+    id: i64,
+    kind: String,
+    org: Option<Uuid>,
+    payload: Value,
+    attempt: i32,
+}
+
+struct Ctx {
+    pool: Pool,
+    registry: Arc<Registry>,
+    metrics: Metrics,
+    config: WorkerConfig,
+}
+
+/// A worker process's job loop. Build one, then [`Worker::run`] it.
+pub struct Worker {
+    ctx: Arc<Ctx>,
+    listen: Option<DbUrl>,
+}
+
+impl Worker {
+    /// A worker over `pool` (size it `concurrency + 2`: one connection per
+    /// running handler, one to claim, one to record failures).
+    pub fn new(
+        pool: Pool,
+        registry: Arc<Registry>,
+        metrics: Metrics,
+        config: WorkerConfig,
+    ) -> Self {
+        Worker {
+            ctx: Arc::new(Ctx {
+                pool,
+                registry,
+                metrics,
+                config,
+            }),
+            listen: None,
+        }
+    }
+
+    /// LISTENs for new jobs on a dedicated connection to `url` (which must be
+    /// a session, not a transaction-pooled, connection). Without it the
+    /// worker only polls.
+    pub fn listen_on(mut self, url: DbUrl) -> Self {
+        self.listen = Some(url);
+        self
+    }
+
+    /// Checks that tenant work cannot bypass row-level security, then runs
+    /// until `shutdown` resolves (or, with `drain`, until no runnable job is
+    /// left). Running jobs finish before it returns.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RunSummary, WorkerError> {
+        let ctx = self.ctx;
+        startup_checks(&ctx).await?;
+        let wake = Arc::new(Notify::new());
+        let listener = self
+            .listen
+            .map(|url| tokio::spawn(listen_loop(url, wake.clone())));
+        info!(
+            event = "worker_started",
+            worker_id = %ctx.config.worker_id,
+            concurrency = ctx.config.concurrency,
+            kinds = %ctx.registry.kind_list(),
+        );
+        let summary = claim_loop(&ctx, &wake, shutdown).await;
+        if let Some(l) = listener {
+            l.abort();
+        }
+        info!(
+            event = "worker_stopped",
+            completed = summary.completed,
+            retried = summary.retried,
+            discarded = summary.discarded,
+            lost = summary.lost,
+        );
+        Ok(summary)
+    }
+}
+
+async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
+    let conn = ctx.pool.get().await.map_err(|e| DbError::Pool {
+        what: "running the startup check",
+        reason: e.to_string(),
+    })?;
+    let problems = catalog::tenancy_problems(&conn, &ctx.config.roles.tenant).await?;
+    if !problems.is_empty() {
+        return Err(WorkerError::Unsafe(problems));
+    }
+    let login = catalog::login_attrs(&conn).await?;
+    if login.superuser || login.bypass_rls {
+        warn!(
+            event = "privileged_login",
+            login = %login.name,
+            superuser = login.superuser,
+            bypass_rls = login.bypass_rls,
+            "the worker logs in as a role that bypasses row-level security; SQL inside a tenant \
+             transaction could RESET ROLE. Run workers as orgjobs_worker in production."
+        );
+    }
+    ctx.registry.register_kinds(&conn).await?;
+    Ok(())
+}
+
+async fn claim_loop(
+    ctx: &Arc<Ctx>,
+    wake: &Notify,
+    shutdown: impl Future<Output = ()>,
+) -> RunSummary {
+    let cfg = &ctx.config;
+    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    let mut summary = RunSummary::default();
+    let mut backoff = Duration::from_millis(100);
+    tokio::pin!(shutdown);
+    loop {
+        while let Some(res) = tasks.try_join_next() {
+            reap(&mut summary, res);
+        }
+        let free = cfg.concurrency.saturating_sub(tasks.len());
+        let want = free.min(cfg.batch_size.max(1));
+        let mut more = false;
+        if want > 0 {
+            let idle = tasks.is_empty();
+            match claim(ctx, want).await {
+                Ok(jobs) => {
+                    backoff = Duration::from_millis(100);
+                    if jobs.is_empty() && idle && cfg.drain {
+                        break;
+                    }
+                    more = jobs.len() == want;
+                    for job in jobs {
+                        let ctx = ctx.clone();
+                        tasks.spawn(async move { execute(&ctx, job).await });
+                    }
+                }
+                Err(e) => {
+                    error!(event = "claim_failed", error = %e, retry_in_ms = backoff.as_millis() as u64);
+                    tokio::select! {
+                        _ = &mut shutdown => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                    continue;
+                }
+            }
+        }
+        if more && tasks.len() < cfg.concurrency {
+            continue;
+        }
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(res) = tasks.join_next(), if !tasks.is_empty() => reap(&mut summary, res),
+            _ = wake.notified(), if tasks.len() < cfg.concurrency => {}
+            _ = tokio::time::sleep(cfg.poll_interval) => {}
+        }
+    }
+    // Stop claiming; let running jobs finish.
+    while let Some(res) = tasks.join_next().await {
+        reap(&mut summary, res);
+    }
+    summary
+}
+
+fn reap(summary: &mut RunSummary, res: Result<Outcome, tokio::task::JoinError>) {
+    match res {
+        Ok(o) => summary.add(o),
+        Err(e) => {
+            // execute() catches handler panics; this is a bug in the runtime.
+            error!(event = "executor_failed", error = %e);
+            summary.add(Outcome::Lost);
+        }
+    }
+}
+
+async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
+    let conn = ctx.pool.get().await.map_err(|e| DbError::Pool {
+        what: "claiming jobs",
+        reason: e.to_string(),
+    })?;
+    let stmt = conn
+        .prepare_cached(CLAIM_SQL)
+        .await
+        .map_err(|e| DbError::query("preparing the claim", e))?;
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let lease = ctx.config.lease.as_secs_f64();
+    let rows = conn
+        .query(&stmt, &[&limit, &ctx.config.worker_id, &lease])
+        .await
+        .map_err(|e| DbError::query("claiming jobs", e))?;
+    let mut jobs: Vec<(i16, ClaimedJob)> = rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.get::<_, i16>(6),
+                ClaimedJob {
+                    id: r.get(0),
+                    kind: r.get(1),
+                    org: r.get(2),
+                    payload: r.get(3),
+                    attempt: r.get(4),
+                },
+            )
+        })
+        .collect();
+    // UPDATE ... RETURNING has no order; start jobs in claim order.
+    jobs.sort_by_key(|(prio, j)| (*prio, j.id));
+    Ok(jobs.into_iter().map(|(_, j)| j).collect())
+}
+
+async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {
+    let started = Instant::now();
+    let known = ctx.registry.entry(&job.kind);
+    let kind_label = if known.is_some() {
+        job.kind.as_str()
+    } else {
+        "unknown"
+    };
+    let policy = known.map(|(_, p)| *p).unwrap_or_default();
+    let result = run_job(ctx, &job).await;
+    let outcome = match result {
+        Ok(()) => Outcome::Completed,
+        Err(Failure::Lost(reason)) => {
+            warn!(event = "job_lost", job_id = job.id, kind = %job.kind, attempt = job.attempt, reason = %reason);
+            Outcome::Lost
+        }
+        Err(Failure::Job(e)) => record_failure(ctx, &job, &e, &policy).await,
+    };
+    let elapsed = started.elapsed();
+    ctx.metrics
+        .jobs
+        .with_label_values(&[kind_label, outcome.as_str()])
+        .inc();
+    ctx.metrics
+        .job_duration
+        .with_label_values(&[kind_label])
+        .observe(elapsed.as_secs_f64());
+    info!(
+        event = "job_finished",
+        job_id = job.id,
+        kind = %job.kind,
+        org_id = %job.org.map(|o| o.to_string()).unwrap_or_default(),
+        attempt = job.attempt,
+        outcome = outcome.as_str(),
+        duration_ms = elapsed.as_secs_f64() * 1000.0,
+    );
+    outcome
+}
+
+enum Failure {
+    Job(JobError),
+    Lost(String),
+}
+
+impl From<JobError> for Failure {
+    fn from(e: JobError) -> Self {
+        Failure::Job(e)
+    }
+}
+
+fn completion_failure(e: DbError) -> Failure {
+    if e.code() == Some(LOST_JOB_SQLSTATE) {
+        Failure::Lost(e.to_string())
+    } else {
+        Failure::Job(JobError::retry(e))
+    }
+}
+
+async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
+    let Some((entry, _)) = ctx.registry.entry(&job.kind) else {
+        return Err(JobError::discard(format!(
+            "unknown job kind {}; this worker runs: {}",
+            job.kind,
+            ctx.registry.kind_list()
+        ))
+        .into());
+    };
+    let parse_error = |e: serde_json::Error| {
+        JobError::discard(format!("payload for {} does not parse: {e}", job.kind))
+    };
+    match entry {
+        Entry::Tenant(parse) => {
+            let Some(org) = job.org else {
+                ctx.metrics
+                    .org_context_missing
+                    .with_label_values(&["worker"])
+                    .inc();
+                warn!(
+                    event = "org_context_missing",
+                    job_id = job.id,
+                    kind = %job.kind,
+                    "tenant job has no organization; discarded without running"
+                );
+                return Err(JobError::discard(format!(
+                    "organization context missing for {}",
+                    job.kind
+                ))
+                .into());
+            };
+            let prepared = parse(job.payload.clone()).map_err(parse_error)?;
+            let conn = get_conn(ctx).await?;
+            info!(event = "org_context_set", org_id = %org, job_id = job.id, kind = %job.kind);
+            let mut tx = TenantTx::begin(conn, org, &ctx.config.roles)
+                .await
+                .map_err(JobError::retry)?;
+            match AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind().await {
+                Ok(Ok(())) => tx
+                    .complete_and_commit(job.id, job.attempt)
+                    .await
+                    .map(drop)
+                    .map_err(completion_failure),
+                Ok(Err(e)) => {
+                    let _ = tx.rollback().await;
+                    Err(e.into())
+                }
+                Err(panic) => {
+                    let _ = tx.rollback().await;
+                    Err(
+                        JobError::retry(format!("handler panicked: {}", panic_message(&panic)))
+                            .into(),
+                    )
+                }
+            }
+        }
+        Entry::Global(parse, role) => {
+            if let Some(org) = job.org {
+                return Err(JobError::discard(format!(
+                    "{} is a global job kind but the job names organization {org}; global jobs run without one",
+                    job.kind
+                ))
+                .into());
+            }
+            let prepared = parse(job.payload.clone()).map_err(parse_error)?;
+            let conn = get_conn(ctx).await?;
+            let mut session = GlobalSession::begin(conn, *role, &ctx.config.roles)
+                .await
+                .map_err(JobError::retry)?;
+            match AssertUnwindSafe(prepared.run(&mut session))
+                .catch_unwind()
+                .await
+            {
+                Ok(Ok(())) => session
+                    .complete_and_commit(job.id, job.attempt)
+                    .await
+                    .map(drop)
+                    .map_err(completion_failure),
+                Ok(Err(e)) => {
+                    let _ = session.rollback().await;
+                    Err(e.into())
+                }
+                Err(panic) => {
+                    let _ = session.rollback().await;
+                    Err(
+                        JobError::retry(format!("handler panicked: {}", panic_message(&panic)))
+                            .into(),
+                    )
+                }
+            }
+        }
+    }
+}
+
+async fn get_conn(ctx: &Ctx) -> Result<deadpool_postgres::Object, JobError> {
+    ctx.pool
+        .get()
+        .await
+        .map_err(|e| JobError::retry(format!("no database connection: {e}")))
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "(non-string panic payload)".to_owned()
+    }
+}
+
+/// The table named by an RLS violation message
+/// (`new row violates row-level security policy for table "t"`).
+fn rls_table(msg: &str) -> Option<&str> {
+    let start = msg.find("row-level security policy for table \"")? + 38;
+    let len = msg[start..].find('"')?;
+    Some(&msg[start..start + len])
+}
+
+async fn record_failure(
+    ctx: &Ctx,
+    job: &ClaimedJob,
+    e: &JobError,
+    policy: &RetryPolicy,
+) -> Outcome {
+    if let Some(table) = rls_table(e.message()) {
+        ctx.metrics.rls_denied.with_label_values(&[table]).inc();
+    }
+    let discard = !e.is_retryable();
+    let delay = policy.delay(job.attempt).as_secs_f64();
+    let result = async {
+        let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        let stmt = conn
+            .prepare_cached(FAIL_SQL)
+            .await
+            .map_err(|e| PgErr(&e).to_string())?;
+        conn.query_opt(
+            &stmt,
+            &[
+                &job.id,
+                &job.attempt,
+                &ctx.config.worker_id,
+                &e.message(),
+                &discard,
+                &delay,
+            ],
+        )
+        .await
+        .map_err(|e| PgErr(&e).to_string())
+    }
+    .await;
+    match result {
+        Ok(Some(row)) => {
+            let state: String = row.get(0);
+            let outcome = if state == "discarded" {
+                Outcome::Discarded
+            } else {
+                Outcome::Retried
+            };
+            warn!(
+                event = "job_failed",
+                job_id = job.id,
+                kind = %job.kind,
+                attempt = job.attempt,
+                state = %state,
+                error = %e.message(),
+            );
+            outcome
+        }
+        Ok(None) => Outcome::Lost,
+        Err(reason) => {
+            error!(event = "recording_failure_failed", job_id = job.id, error = %reason, job_error = %e.message());
+            Outcome::Lost
+        }
+    }
+}
+
+async fn listen_loop(url: DbUrl, wake: Arc<Notify>) {
+    let mut backoff = Duration::from_millis(200);
+    loop {
+        match url.config().connect(NoTls).await {
+            Ok((client, mut connection)) => {
+                let wake_conn = wake.clone();
+                let mut driver = tokio::spawn(async move {
+                    let mut messages =
+                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+                    while let Some(msg) = messages.next().await {
+                        match msg {
+                            Ok(AsyncMessage::Notification(_)) => wake_conn.notify_one(),
+                            Ok(_) => {}
+                            Err(e) => return Err(e),
+                        }
+                    }
+                    Ok(())
+                });
+                match client.batch_execute("LISTEN orgjobs_jobs").await {
+                    Ok(()) => {
+                        backoff = Duration::from_millis(200);
+                        // Notifications sent while we were away are lost: look.
+                        wake.notify_one();
+                        let res = (&mut driver).await;
+                        warn!(event = "listener_disconnected", result = ?res.map(|r| r.map_err(|e| PgErr(&e).to_string())));
+                    }
+                    Err(e) => {
+                        driver.abort();
+                        warn!(event = "listen_failed", error = %PgErr(&e));
+                    }
+                }
+                drop(client);
+            }
+            Err(e) => {
+                warn!(event = "listener_connect_failed", url = %url.redacted(), error = %PgErr(&e))
+            }
+        }
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rls_table;
+
+    #[test]
+    fn finds_table_in_rls_message() {
+        assert_eq!(
+            rls_table(
+                "new row violates row-level security policy for table \"tickets\" (SQLSTATE 42501)"
+            ),
+            Some("tickets")
+        );
+        assert_eq!(rls_table("permission denied"), None);
+    }
+}
