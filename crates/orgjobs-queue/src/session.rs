@@ -293,7 +293,7 @@ const SET_GLOBAL_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true)
 /// ```
 ///
 /// ```compile_fail
-/// fn take(tx: &mut orgjobs_queue::TenantTx) -> deadpool_postgres::Object {
+/// fn take(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::deadpool_postgres::Object {
 ///     tx.inner.conn.take().unwrap() // private
 /// }
 /// ```

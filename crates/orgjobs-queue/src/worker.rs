@@ -529,7 +529,8 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 /// The table named by an RLS violation message
 /// (`new row violates row-level security policy for table "t"`).
 fn rls_table(msg: &str) -> Option<&str> {
-    let start = msg.find("row-level security policy for table \"")? + 38;
+    const MARKER: &str = "row-level security policy for table \"";
+    let start = msg.find(MARKER)? + MARKER.len();
     let len = msg[start..].find('"')?;
     Some(&msg[start..start + len])
 }
