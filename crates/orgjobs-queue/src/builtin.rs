@@ -148,9 +148,9 @@ impl GlobalHandler for MigrationJob {
         let applied = apply_pending(s.raw_client(), &self.migrations)
             .await
             .map_err(|e| match &e {
-                crate::migrate::MigrateError::Failed { source, .. }
-                | crate::migrate::MigrateError::Db(source) => {
-                    let code = source.code().map(str::to_owned);
+                crate::migrate::MigrateError::Failed { cause, .. }
+                | crate::migrate::MigrateError::Db(cause) => {
+                    let code = cause.code().map(str::to_owned);
                     match code.as_deref() {
                         Some(c) if c.starts_with("42") => JobError::discard(&e),
                         _ => JobError::retry(&e),

@@ -160,11 +160,6 @@ pub async fn enqueue<C: GenericClient>(
             ],
         )
         .await
-        .map_err(|e| {
-            EnqueueError::Db(DbError::Query {
-                what: "enqueueing the job",
-                source: e,
-            })
-        })?;
+        .map_err(|e| EnqueueError::Db(DbError::query("enqueueing the job", e)))?;
     Ok(row.get(0))
 }

@@ -25,13 +25,13 @@ pub enum DbError {
         reason: String,
     },
     /// A statement failed.
-    #[error("{what}: {}", PgErr(.source))]
+    #[error("{what}: {}", PgErr(.cause))]
     Query {
         /// What orgjobs was doing.
         what: &'static str,
-        /// The driver error.
-        #[source]
-        source: tokio_postgres::Error,
+        /// The driver error (already part of the message, so not chained as
+        /// a `source`, which would print it twice).
+        cause: tokio_postgres::Error,
     },
     /// No pooled connection could be had.
     #[error("{what}: no database connection available: {reason}")]
@@ -44,14 +44,14 @@ pub enum DbError {
 }
 
 impl DbError {
-    pub(crate) fn query(what: &'static str, source: tokio_postgres::Error) -> Self {
-        DbError::Query { what, source }
+    pub(crate) fn query(what: &'static str, cause: tokio_postgres::Error) -> Self {
+        DbError::Query { what, cause }
     }
 
     /// The SQLSTATE of the underlying server error, if there is one.
     pub fn code(&self) -> Option<&str> {
         match self {
-            DbError::Query { source, .. } => source.code().map(|c| c.code()),
+            DbError::Query { cause, .. } => cause.code().map(|c| c.code()),
             _ => None,
         }
     }

@@ -51,13 +51,12 @@ const BOOTSTRAP_SQL: &str = "
 #[non_exhaustive]
 pub enum MigrateError {
     /// A statement failed.
-    #[error("migration {name} failed: {source}")]
+    #[error("migration {name} failed: {cause}")]
     Failed {
         /// The migration's name.
         name: String,
         /// The database error.
-        #[source]
-        source: DbError,
+        cause: DbError,
     },
     /// A migration that was applied earlier has since been edited.
     #[error(
@@ -140,7 +139,7 @@ pub async fn apply_pending(
             .await
             .map_err(|e| MigrateError::Failed {
                 name: m.name.to_owned(),
-                source: DbError::query("applying the script", e),
+                cause: DbError::query("applying the script", e),
             })?;
         client
             .execute(

@@ -85,7 +85,7 @@ pub struct EnqueueArgs {
     /// Organization id (required for tenant kinds).
     #[arg(long, value_parser = parse_org)]
     pub org: Option<Uuid>,
-    /// Payload: a JSON object.
+    /// Payload: a JSON object, or `@FILE` to read it from a file.
     #[arg(long, default_value = "{}")]
     pub payload: String,
     /// Earliest start, RFC 3339 (e.g. 2026-12-01T09:00:00Z).
@@ -220,7 +220,12 @@ pub async fn shutdown_signal() {
 }
 
 async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
-    let payload: serde_json::Value = serde_json::from_str(&args.payload)
+    let text = match args.payload.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the payload file {path}"))?,
+        None => args.payload.clone(),
+    };
+    let payload: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("--payload is not valid JSON ({e}); expected a JSON object such as '{{\"ticket_id\": \"...\"}}'"))?;
     let registry = orgjobs_helpdesk::registry(&Metrics::new());
     let job = NewJob {
@@ -235,6 +240,9 @@ async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> 
     validate(&registry, &job)?;
     let db = DbUrl::parse(url)?;
     let client = db.connect().await?;
+    // orgjobs.add_job accepts registered kinds only; make sure this binary's
+    // are (a no-op write when they already are).
+    registry.register_kinds(&client).await?;
     let id = enqueue(&client, &registry, &job).await?;
     println!("{id}");
     Ok(ExitCode::SUCCESS)

@@ -1,0 +1,619 @@
+//! The `orgjobs` binary as operators use it: real processes, real HTTP, real
+//! signals, against the real server.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orgjobs_testdb::TestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_orgjobs");
+
+fn orgjobs(url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("ORGJOBS_LOG", "info")
+        .output()
+        .expect("run orgjobs")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+struct WorkerProcess {
+    child: Child,
+    lines: Arc<Mutex<Vec<String>>>,
+    metrics_addr: String,
+}
+
+impl WorkerProcess {
+    fn start(url: &str, extra: &[&str]) -> WorkerProcess {
+        let mut args = vec![
+            "worker",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--poll-interval-ms",
+            "100",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(BIN)
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .env("ORGJOBS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn worker");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v["event"] == "metrics_listening" {
+                        let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        let metrics_addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("worker announced its metrics address");
+        WorkerProcess {
+            child,
+            lines,
+            metrics_addr,
+        }
+    }
+
+    fn get(&self, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(&self.metrics_addr).expect("connect to /metrics");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    }
+
+    fn logs(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn wait_for_state(db: &TestDb, id: i64, state: &str) -> common::JobRow {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = common::job(db, id).await;
+        if row.state == state {
+            return row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} stayed {} (wanted {state})",
+            row.state
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn insert_raw(
+    db: &TestDb,
+    kind: &str,
+    org: Option<uuid::Uuid>,
+    payload: serde_json::Value,
+) -> i64 {
+    let c = db.admin_client().await;
+    c.query_one(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ($1, $2, $3) RETURNING id",
+        &[&kind, &org, &payload],
+    )
+    .await
+    .expect("plain insert")
+    .get(0)
+}
+
+/// A tenant job with no organization is never run: discarded with the
+/// message, counted in /metrics (read over HTTP), logged. Unknown kinds and
+/// unparsable payloads are discarded too, and SIGTERM exits 0.
+#[tokio::test]
+async fn worker_process_discards_bad_jobs_and_reports_them() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let org = common::seed_org(&pool, "A", 2).await;
+    let out = orgjobs(db.url_string(), &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let worker = WorkerProcess::start(db.url_string(), &["--concurrency", "2"]);
+    assert!(worker.get("/healthz").contains("ok"));
+
+    let orphan = insert_raw(&db, "METRICS_SNAPSHOT", None, serde_json::json!({})).await;
+    let unknown = insert_raw(&db, "NO_SUCH_KIND", Some(org), serde_json::json!({})).await;
+    let bad_payload = insert_raw(
+        &db,
+        "METRICS_SNAPSHOT",
+        Some(org),
+        serde_json::json!({"bogus": 1}),
+    )
+    .await;
+    let good = insert_raw(&db, "METRICS_SNAPSHOT", Some(org), serde_json::json!({})).await;
+
+    let row = wait_for_state(&db, orphan, "discarded").await;
+    assert_eq!(
+        row.last_error.as_deref(),
+        Some("organization context missing for METRICS_SNAPSHOT")
+    );
+    assert_eq!(row.attempt, 1);
+    let row = wait_for_state(&db, unknown, "discarded").await;
+    assert!(
+        row.last_error
+            .unwrap_or_default()
+            .starts_with("unknown job kind NO_SUCH_KIND")
+    );
+    let row = wait_for_state(&db, bad_payload, "discarded").await;
+    let err = row.last_error.unwrap_or_default();
+    assert!(
+        err.contains("payload for METRICS_SNAPSHOT does not parse") && err.contains("bogus"),
+        "{err}"
+    );
+    wait_for_state(&db, good, "completed").await;
+
+    let metrics = worker.get("/metrics");
+    assert!(
+        metrics.contains("orgjobs_org_context_missing_total{endpoint=\"worker\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("orgjobs_jobs_total{kind=\"METRICS_SNAPSHOT\",outcome=\"completed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("orgjobs_jobs_total{kind=\"unknown\",outcome=\"discarded\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("orgjobs_job_duration_seconds_bucket{kind=\"METRICS_SNAPSHOT\""),
+        "{metrics}"
+    );
+
+    let logs = worker.logs();
+    assert!(logs.iter().any(|l| l["event"] == "org_context_missing"
+        && l["level"] == "WARN"
+        && l["job_id"] == orphan));
+    assert!(logs.iter().any(|l| l["event"] == "org_context_set"
+        && l["org_id"] == org.to_string()
+        && l["job_id"] == good
+        && l["kind"] == "METRICS_SNAPSHOT"));
+    assert!(
+        logs.iter().any(|l| l["event"] == "privileged_login"),
+        "superuser login is warned about"
+    );
+
+    let status = worker.terminate();
+    assert!(status.success(), "SIGTERM exits 0, got {status:?}");
+}
+
+#[tokio::test]
+async fn startup_check_refuses_a_table_without_force() {
+    let db = common::db().await;
+    let c = db.admin_client().await;
+    c.batch_execute("ALTER TABLE public.tickets NO FORCE ROW LEVEL SECURITY")
+        .await
+        .expect("alter");
+    let out = orgjobs(db.url_string(), &["worker", "--drain"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tickets: row-level security is not forced"),
+        "{err}"
+    );
+    // The worker claimed nothing.
+}
+
+#[tokio::test]
+async fn startup_check_refuses_a_tenant_role_with_bypassrls() {
+    let db = common::db().await;
+    let c = db.admin_client().await;
+    // A throwaway role: altering the shared orgjobs_tenant would affect every
+    // test running at the same time on this server.
+    let role = format!("orgjobs_t_bypass_{}", std::process::id());
+    let create: String = c
+        .query_one(
+            "SELECT format('CREATE ROLE %I NOLOGIN BYPASSRLS', $1::text)",
+            &[&role],
+        )
+        .await
+        .expect("format")
+        .get(0);
+    let drop_sql: String = c
+        .query_one(
+            "SELECT format('DROP ROLE IF EXISTS %I', $1::text)",
+            &[&role],
+        )
+        .await
+        .expect("format")
+        .get(0);
+    c.batch_execute(&drop_sql).await.expect("drop stale");
+    c.batch_execute(&create).await.expect("create role");
+    let worker = orgjobs(
+        db.url_string(),
+        &["worker", "--drain", "--tenant-role", &role],
+    );
+    let proof = orgjobs(db.url_string(), &["proof", "--tenant-role", &role]);
+    c.batch_execute(&drop_sql).await.expect("drop role");
+    assert!(!worker.status.success(), "{}", text(&worker));
+    assert!(
+        String::from_utf8_lossy(&worker.stderr).contains("has BYPASSRLS"),
+        "{}",
+        text(&worker)
+    );
+    assert!(!proof.status.success(), "{}", text(&proof));
+    let out = String::from_utf8_lossy(&proof.stdout);
+    assert!(
+        out.contains("FAIL  tenant role:") && out.contains("BYPASSRLS"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn proof_passes_on_a_good_database_and_fails_on_a_broken_one() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    common::seed_org(&pool, "A", 3).await;
+    common::seed_org(&pool, "B", 1).await;
+    let out = orgjobs(db.url_string(), &["proof"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "PASS  tenant role:",
+        "WARN  login role:",
+        "PASS  rls tickets:",
+        "PASS  rls organizations:",
+        "tickets 3/3",
+        "tickets 1/1",
+        "PASS  no context: nothing visible, writes rejected",
+        "PASS  another organization's rows cannot be written",
+        "PASS  context ends with the transaction",
+        "PASS  injection-shaped organization id rejected",
+        "proof passed",
+    ] {
+        assert!(stdout.contains(needle), "missing {needle:?} in\n{stdout}");
+    }
+    let json = orgjobs(db.url_string(), &["proof", "--json"]);
+    assert!(json.status.success(), "{}", text(&json));
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).expect("json");
+    assert_eq!(v["passed"], true);
+    assert!(v["checks"].as_array().map_or(0, Vec::len) >= 10);
+
+    // Break one table: drop its policy. RLS stays on (default deny), but the
+    // table no longer has the standard policy.
+    let c = db.admin_client().await;
+    c.batch_execute("DROP POLICY tenant_isolation ON public.agents")
+        .await
+        .expect("drop policy");
+    let out = orgjobs(db.url_string(), &["proof"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("FAIL  rls agents: agents: no policy FOR ALL"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("proof FAILED"), "{stdout}");
+
+    // A widening policy is caught too.
+    c.batch_execute(
+        "CREATE POLICY tenant_isolation ON public.agents USING (organization_id = orgjobs.current_org());
+         CREATE POLICY leak ON public.tickets FOR SELECT USING (true)",
+    )
+    .await
+    .expect("policies");
+    let out = orgjobs(db.url_string(), &["proof"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("policy leak applies to the tenant role"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("FAIL  organization"),
+        "counts differ once tickets leak: {stdout}"
+    );
+}
+
+#[tokio::test]
+async fn enqueue_refuses_bad_input_with_clear_errors() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let org = common::seed_org(&pool, "A", 0).await.to_string();
+    let url = db.url_string();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["enqueue", "METRICS_SNAPSHOT"],
+            "organization context missing for METRICS_SNAPSHOT",
+        ),
+        (
+            vec![
+                "enqueue",
+                "METRICS_SNAPSHOT",
+                "--org",
+                "x'; drop table tickets; --",
+            ],
+            "is not an organization id: expected a UUID",
+        ),
+        (
+            vec!["enqueue", "NOT_A_KIND", "--org", &org],
+            "unknown job kind NOT_A_KIND; known kinds: CLEANUP",
+        ),
+        (
+            vec![
+                "enqueue",
+                "METRICS_SNAPSHOT",
+                "--org",
+                &org,
+                "--payload",
+                "[1, 2]",
+            ],
+            "expected a JSON object, got an array",
+        ),
+        (
+            vec![
+                "enqueue",
+                "METRICS_SNAPSHOT",
+                "--org",
+                &org,
+                "--payload",
+                "{oops",
+            ],
+            "--payload is not valid JSON",
+        ),
+        (
+            vec![
+                "enqueue",
+                "METRICS_SNAPSHOT",
+                "--org",
+                &org,
+                "--payload",
+                "{\"x\": 1}",
+            ],
+            "payload for METRICS_SNAPSHOT does not parse: unknown field `x`",
+        ),
+        (
+            vec!["enqueue", "CLEANUP", "--org", &org],
+            "CLEANUP is a global job kind and takes no organization",
+        ),
+        (
+            vec![
+                "enqueue",
+                "METRICS_SNAPSHOT",
+                "--org",
+                &org,
+                "--run-at",
+                "tomorrow",
+            ],
+            "is not an RFC 3339 time",
+        ),
+    ];
+    let big = format!(
+        "{{\"completed_retention_secs\": 1, \"pad\": \"{}\"}}",
+        "x".repeat(300_000)
+    );
+    let big_file = std::env::temp_dir().join(format!("orgjobs-big-{}.json", std::process::id()));
+    std::fs::write(&big_file, big).expect("write payload file");
+    let big_arg = format!("@{}", big_file.display());
+    let mut cases = cases;
+    cases.push((
+        vec!["enqueue", "CLEANUP", "--payload", &big_arg],
+        "bytes; the limit is 262144",
+    ));
+    for (args, expected) in &cases {
+        let out = orgjobs(url, args);
+        assert!(
+            !out.status.success(),
+            "{args:?} should fail: {}",
+            text(&out)
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(expected),
+            "{args:?}: expected {expected:?} in {err}"
+        );
+    }
+    let _ = std::fs::remove_file(&big_file);
+    let jobs = common::admin_count(&db, "SELECT count(*) FROM orgjobs.jobs", &[]).await;
+    assert_eq!(jobs, 0, "nothing was enqueued by the refused commands");
+
+    let out = orgjobs(
+        url,
+        &[
+            "enqueue",
+            "METRICS_SNAPSHOT",
+            "--org",
+            &org,
+            "--priority",
+            "-3",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let id: i64 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("prints the id");
+    let c = db.admin_client().await;
+    let r = c
+        .query_one(
+            "SELECT kind, organization_id::text, priority FROM orgjobs.jobs WHERE id = $1",
+            &[&id],
+        )
+        .await
+        .expect("row");
+    assert_eq!(r.get::<_, String>(0), "METRICS_SNAPSHOT");
+    assert_eq!(r.get::<_, String>(1), org);
+    assert_eq!(r.get::<_, i16>(2), -3);
+
+    // SQL producers get the same refusal from orgjobs.add_job.
+    let err = c
+        .query_one("SELECT orgjobs.add_job('METRICS_SNAPSHOT', NULL)", &[])
+        .await
+        .expect_err("tenant kind without organization");
+    assert!(format!("{err:?}").contains("organization context missing for METRICS_SNAPSHOT"));
+}
+
+#[test]
+fn unreachable_database_is_reported_plainly_without_the_password() {
+    for args in [
+        vec!["migrate"],
+        vec!["proof"],
+        vec!["worker", "--drain"],
+        vec!["enqueue", "CLEANUP"],
+    ] {
+        let out = orgjobs("postgres://app:s3cret@127.0.0.1:1/orgjobs", &args);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("cannot connect to PostgreSQL at postgres://app:***@127.0.0.1:1/orgjobs"),
+            "{args:?}: {err}"
+        );
+        assert!(err.contains("hint:"), "{err}");
+        assert!(!err.contains("s3cret"), "password leaked: {err}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_is_idempotent_and_safe_from_several_processes_at_once() {
+    let admin = orgjobs_testdb::admin_url();
+    let c = admin.connect().await.expect("admin");
+    let name = format!("orgjobs_mig_{}", std::process::id());
+    let q = |sql: &'static str| {
+        let name = name.clone();
+        let c = &c;
+        async move {
+            let stmt: String = c.query_one(sql, &[&name]).await.expect("format").get(0);
+            c.batch_execute(&stmt).await.expect(sql);
+        }
+    };
+    q("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)").await;
+    q("SELECT format('CREATE DATABASE %I', $1::text)").await;
+    let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
+    let children: Vec<Child> = (0..4)
+        .map(|_| {
+            Command::new(BIN)
+                .arg("migrate")
+                .env("DATABASE_URL", &url)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("spawn")
+        })
+        .collect();
+    let outputs: Vec<Output> = children
+        .into_iter()
+        .map(|c| c.wait_with_output().expect("wait"))
+        .collect();
+    let again = orgjobs(&url, &["migrate"]);
+    let applied: usize = outputs
+        .iter()
+        .map(|o| {
+            String::from_utf8_lossy(&o.stdout)
+                .matches("applied ")
+                .count()
+        })
+        .sum();
+    q("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)").await;
+    for o in &outputs {
+        assert!(o.status.success(), "{}", text(o));
+    }
+    assert_eq!(
+        applied,
+        orgjobs_helpdesk::migrations().len(),
+        "each migration applied exactly once"
+    );
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("is up to date"),
+        "{}",
+        text(&again)
+    );
+}
+
+#[tokio::test]
+async fn demo_runs_end_to_end_on_a_fresh_database() {
+    let admin = orgjobs_testdb::admin_url();
+    let c = admin.connect().await.expect("admin");
+    let name = format!("orgjobs_demo_test_{}", std::process::id());
+    let drop: String = c
+        .query_one(
+            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
+            &[&name],
+        )
+        .await
+        .expect("format")
+        .get(0);
+    c.batch_execute(&drop).await.expect("drop");
+    let out = orgjobs(
+        &format!("postgres://postgres@127.0.0.1:5432/{name}"),
+        &["demo"],
+    );
+    c.batch_execute(&drop).await.expect("drop");
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("created database {name}")),
+        "{stdout}"
+    );
+    assert_eq!(
+        stdout.matches("matches its own data: yes").count(),
+        3,
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "(no organization): discarded: organization context missing for METRICS_SNAPSHOT"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("demo passed"), "{stdout}");
+}
