@@ -13,7 +13,7 @@ use orgjobs_queue::{
 };
 
 pub use organizations::{NewTicket, create_organization, insert_agent, insert_ticket};
-pub use snapshot::{METRICS_SNAPSHOT, MetricsSnapshot, Snapshot, latest_snapshot};
+pub use snapshot::{METRICS_SNAPSHOT, MetricsSnapshot, Snapshot, SnapshotPayload, latest_snapshot};
 
 /// The helpdesk's own migrations (applied after the queue's).
 pub const HELPDESK_MIGRATIONS: &[Migration] = &[Migration {

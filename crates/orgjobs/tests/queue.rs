@@ -1,0 +1,349 @@
+//! Queue behaviour: wake-ups, polling, scheduling, priorities, transactional
+//! enqueue and the built-in global kinds.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use orgjobs_queue::{
+    JobError, Metrics, NewJob, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, enqueue,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Debug, Deserialize)]
+struct Tag {
+    tag: String,
+    #[serde(default)]
+    follow_up: bool,
+}
+
+#[derive(Clone, Default)]
+struct Record(Arc<Mutex<Vec<String>>>);
+
+impl TenantHandler for Record {
+    const KIND: &'static str = "RECORD";
+    type Payload = Tag;
+    async fn run(&self, tx: &mut TenantTx, p: Tag) -> Result<(), JobError> {
+        self.0.lock().expect("lock").push(p.tag.clone());
+        if p.follow_up {
+            tx.enqueue(
+                "RECORD",
+                &serde_json::json!({ "tag": format!("{}-child", p.tag) }),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+fn tags(r: &Record) -> Vec<String> {
+    r.0.lock().expect("lock").clone()
+}
+
+/// Runs a non-draining worker until `done` holds (checked on a short
+/// interval) or `limit` passes; returns how long it took.
+async fn run_until(
+    pool: &orgjobs_queue::deadpool_postgres::Pool,
+    reg: Registry,
+    config: WorkerConfig,
+    listen: Option<orgjobs_queue::DbUrl>,
+    limit: Duration,
+    done: impl Fn() -> bool,
+) -> Duration {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let mut worker = Worker::new(pool.clone(), Arc::new(reg), Metrics::new(), config);
+    if let Some(url) = listen {
+        worker = worker.listen_on(url);
+    }
+    let handle = tokio::spawn(worker.run(async {
+        let _ = stop_rx.await;
+    }));
+    let start = Instant::now();
+    while !done() && start.elapsed() < limit {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let took = start.elapsed();
+    let _ = stop_tx.send(());
+    handle.await.expect("join").expect("worker ran");
+    took
+}
+
+#[tokio::test]
+async fn plain_insert_without_notification_is_picked_up_by_polling() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 4).await;
+    let org = common::seed_org(&pool, "A", 0).await;
+    let rec = Record::default();
+    let reg = Registry::new().tenant(rec.clone());
+    common::register(&pool, &reg).await;
+    let c = db.admin_client().await;
+    c.batch_execute("ALTER TABLE orgjobs.jobs DISABLE TRIGGER jobs_notify")
+        .await
+        .expect("disable notify");
+    c.execute(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ('RECORD', $1, '{\"tag\": \"plain\"}')",
+        &[&org],
+    )
+    .await
+    .expect("plain insert");
+    let config = WorkerConfig {
+        poll_interval: Duration::from_millis(300),
+        ..common::config(2)
+    };
+    let config = WorkerConfig {
+        drain: false,
+        ..config
+    };
+    let r = rec.clone();
+    let took = run_until(
+        &pool,
+        reg,
+        config,
+        Some(db.url().clone()),
+        Duration::from_secs(10),
+        move || !tags(&r).is_empty(),
+    )
+    .await;
+    assert_eq!(tags(&rec), vec!["plain"]);
+    assert!(
+        took < Duration::from_secs(3),
+        "picked up by polling within about a second, took {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 4).await;
+    let org = common::seed_org(&pool, "A", 0).await;
+    let rec = Record::default();
+    let reg = Registry::new().tenant(rec.clone());
+    common::register(&pool, &reg).await;
+    let config = WorkerConfig {
+        poll_interval: Duration::from_secs(60),
+        drain: false,
+        ..common::config(2)
+    };
+    let r = rec.clone();
+    let pool2 = pool.clone();
+    let inserter = tokio::spawn(async move {
+        // Let the worker go idle first.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = pool2.get().await.expect("conn");
+        c.execute(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ('RECORD', $1, '{\"tag\": \"notified\"}')",
+            &[&org],
+        )
+        .await
+        .expect("insert");
+    });
+    let took = run_until(
+        &pool,
+        reg,
+        config,
+        Some(db.url().clone()),
+        Duration::from_secs(10),
+        move || !tags(&r).is_empty(),
+    )
+    .await;
+    inserter.await.expect("inserter");
+    assert_eq!(tags(&rec), vec!["notified"]);
+    assert!(
+        took < Duration::from_secs(3),
+        "woken by NOTIFY, not the 60 s poll: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn priorities_order_claims_and_future_jobs_wait() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 3).await;
+    let org = common::seed_org(&pool, "A", 0).await;
+    let rec = Record::default();
+    let reg = Registry::new().tenant(rec.clone());
+    common::register(&pool, &reg).await;
+    let c = pool.get().await.expect("conn");
+    for (tag, prio) in [("low", 5), ("high", -5), ("mid", 0), ("mid2", 0)] {
+        let job = NewJob {
+            priority: prio,
+            ..NewJob::new("RECORD")
+                .org(org)
+                .payload(serde_json::json!({ "tag": tag }))
+        };
+        enqueue(&**c, &reg, &job).await.expect("enqueue");
+    }
+    let later = NewJob {
+        run_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
+        ..NewJob::new("RECORD")
+            .org(org)
+            .payload(serde_json::json!({ "tag": "later" }))
+    };
+    let later_id = enqueue(&**c, &reg, &later).await.expect("enqueue");
+    let plain_later: i64 = c
+        .query_one(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, payload, run_at)
+             VALUES ('RECORD', $1, '{\"tag\": \"plain-later\"}', now() + interval '1 hour') RETURNING id",
+            &[&org],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    drop(c);
+    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    assert_eq!(tags(&rec), vec!["high", "mid", "mid2", "low"]);
+    assert_eq!(common::job(&db, later_id).await.state, "scheduled");
+    assert_eq!(common::job(&db, plain_later).await.state, "scheduled");
+}
+
+#[tokio::test]
+async fn enqueue_in_the_callers_transaction_exists_only_if_it_commits() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 3).await;
+    let org = common::seed_org(&pool, "A", 0).await;
+    let rec = Record::default();
+    let reg = Registry::new().tenant(rec.clone());
+    common::register(&pool, &reg).await;
+    let mut client = db.admin_client().await;
+    let job = NewJob::new("RECORD")
+        .org(org)
+        .payload(serde_json::json!({ "tag": "rolled-back" }));
+    let tx = client.transaction().await.expect("begin");
+    enqueue(&tx, &reg, &job).await.expect("enqueue");
+    tx.rollback().await.expect("rollback");
+    let job = NewJob::new("RECORD")
+        .org(org)
+        .payload(serde_json::json!({ "tag": "committed", "follow_up": true }));
+    let tx = client.transaction().await.expect("begin");
+    enqueue(&tx, &reg, &job).await.expect("enqueue");
+    tx.commit().await.expect("commit");
+    let summary = common::drain(&pool, reg, &Metrics::new(), 1).await;
+    assert_eq!(summary.completed, 2, "the committed job and its follow-up");
+    assert_eq!(tags(&rec), vec!["committed", "committed-child"]);
+    let child_org: Uuid = client
+        .query_one(
+            "SELECT organization_id FROM orgjobs.jobs WHERE payload->>'tag' = 'committed-child'",
+            &[],
+        )
+        .await
+        .expect("child")
+        .get(0);
+    assert_eq!(child_org, org, "a follow-up job stays in its organization");
+}
+
+#[tokio::test]
+async fn global_kinds_run_in_the_global_session() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 4).await;
+    let org = common::seed_org(&pool, "A", 0).await;
+    let metrics = Metrics::new();
+    let reg = orgjobs_helpdesk::registry(&metrics);
+    common::register(&pool, &reg).await;
+    let c = db.admin_client().await;
+    // Finished jobs: one old completed, one recent completed, one discarded
+    // three days ago (kept: dead letters live 14 days by default).
+    let ids: Vec<i64> = c
+        .query(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, state, finalized_at) VALUES
+               ('METRICS_SNAPSHOT', $1, 'completed', now() - interval '2 days'),
+               ('METRICS_SNAPSHOT', $1, 'completed', now() - interval '1 hour'),
+               ('METRICS_SNAPSHOT', $1, 'discarded', now() - interval '3 days')
+             RETURNING id",
+            &[&org],
+        )
+        .await
+        .expect("insert")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let cleanup = enqueue(&c, &reg, &NewJob::new("CLEANUP"))
+        .await
+        .expect("cleanup");
+    let with_org: i64 = c
+        .query_one(
+            "INSERT INTO orgjobs.jobs (kind, organization_id) VALUES ('CLEANUP', $1) RETURNING id",
+            &[&org],
+        )
+        .await
+        .expect("insert")
+        .get(0);
+    let migration = enqueue(&c, &reg, &NewJob::new("MIGRATION"))
+        .await
+        .expect("migration");
+    common::drain(&pool, reg, &metrics, 1).await;
+    assert_eq!(common::job(&db, cleanup).await.state, "completed");
+    let left: Vec<i64> = c
+        .query(
+            "SELECT id FROM orgjobs.jobs WHERE id = ANY($1) ORDER BY id",
+            &[&ids],
+        )
+        .await
+        .expect("query")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        left,
+        vec![ids[1], ids[2]],
+        "only the old completed job was deleted"
+    );
+    let j = common::job(&db, with_org).await;
+    assert_eq!(j.state, "discarded");
+    assert!(
+        j.last_error
+            .unwrap_or_default()
+            .contains("CLEANUP is a global job kind")
+    );
+    assert_eq!(common::job(&db, migration).await.state, "completed");
+
+    // SYSTEM_METRICS reports queue depth by kind and state.
+    let reg = orgjobs_helpdesk::registry(&metrics);
+    enqueue(&c, &reg, &NewJob::new("SYSTEM_METRICS"))
+        .await
+        .expect("system metrics");
+    common::drain(&pool, reg, &metrics, 1).await;
+    assert_eq!(
+        metrics
+            .queue_depth
+            .with_label_values(&["METRICS_SNAPSHOT", "completed"])
+            .get(),
+        1
+    );
+    assert_eq!(
+        metrics
+            .queue_depth
+            .with_label_values(&["CLEANUP", "discarded"])
+            .get(),
+        1
+    );
+    let rendered = metrics.render();
+    assert!(
+        rendered.contains("orgjobs_queue_depth{kind=\"METRICS_SNAPSHOT\",state=\"discarded\"} 1"),
+        "{rendered}"
+    );
+}
+
+#[tokio::test]
+async fn global_session_sees_no_tenant_rows_beyond_its_explicit_policy() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    common::seed_org(&pool, "A", 3).await;
+    common::seed_org(&pool, "B", 2).await;
+    let s = orgjobs_queue::GlobalSession::begin(
+        pool.get().await.expect("conn"),
+        orgjobs_queue::GlobalRole::Global,
+        &orgjobs_queue::Roles::default(),
+    )
+    .await
+    .expect("begin");
+    let orgs: i64 = s
+        .query_one("SELECT count(*) FROM organizations", &[])
+        .await
+        .expect("orgs")
+        .get(0);
+    assert_eq!(orgs, 2, "global work may list organizations");
+    let tickets = s.query_one("SELECT count(*) FROM tickets", &[]).await;
+    assert!(tickets.is_err(), "and has no privilege on tickets");
+    drop(s.rollback().await);
+}
