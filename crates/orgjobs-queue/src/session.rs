@@ -194,7 +194,7 @@ impl ScopedTx {
     }
 
     /// Commits, returning the connection.
-    async fn commit(mut self) -> Result<Object, DbError> {
+    pub(crate) async fn commit(mut self) -> Result<Object, DbError> {
         let res = self.client().batch_execute("COMMIT").await;
         match res {
             Ok(()) => Ok(self.take_conn()),
@@ -206,7 +206,7 @@ impl ScopedTx {
     }
 
     /// Rolls back, returning the connection.
-    async fn rollback(mut self) -> Result<Object, DbError> {
+    pub(crate) async fn rollback(mut self) -> Result<Object, DbError> {
         let res = self.client().batch_execute("ROLLBACK").await;
         match res {
             Ok(()) => Ok(self.take_conn()),
@@ -221,7 +221,11 @@ impl ScopedTx {
     /// flight. If the completion fails (the job is no longer this attempt's),
     /// the transaction is aborted and the COMMIT rolls it back: the handler's
     /// writes never outlive a lost job.
-    async fn complete_and_commit(mut self, job_id: i64, attempt: i32) -> Result<Object, DbError> {
+    pub(crate) async fn complete_and_commit(
+        mut self,
+        job_id: i64,
+        attempt: i32,
+    ) -> Result<Object, DbError> {
         let stmt = match self
             .obj()
             .prepare_cached("SELECT orgjobs.complete_job($1, $2)")
@@ -343,12 +347,8 @@ impl TenantTx {
         self.inner.rollback().await
     }
 
-    pub(crate) async fn complete_and_commit(
-        self,
-        job_id: i64,
-        attempt: i32,
-    ) -> Result<Object, DbError> {
-        self.inner.complete_and_commit(job_id, attempt).await
+    pub(crate) fn into_scoped(self) -> ScopedTx {
+        self.inner
     }
 }
 
@@ -403,12 +403,8 @@ impl GlobalSession {
         self.inner.rollback().await
     }
 
-    pub(crate) async fn complete_and_commit(
-        self,
-        job_id: i64,
-        attempt: i32,
-    ) -> Result<Object, DbError> {
-        self.inner.complete_and_commit(job_id, attempt).await
+    pub(crate) fn into_scoped(self) -> ScopedTx {
+        self.inner
     }
 }
 

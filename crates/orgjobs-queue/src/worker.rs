@@ -32,7 +32,7 @@ use crate::db::DbUrl;
 use crate::error::{DbError, PgErr};
 use crate::handler::{Entry, JobError, Registry, RetryPolicy};
 use crate::metrics::Metrics;
-use crate::session::{GlobalSession, Roles, TenantTx};
+use crate::session::{GlobalSession, Roles, ScopedTx, TenantTx};
 
 const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
 const FAIL_SQL: &str = include_str!("../sql/fail.sql");
@@ -452,24 +452,8 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             let mut tx = TenantTx::begin(conn, org, &ctx.config.roles)
                 .await
                 .map_err(JobError::retry)?;
-            match AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind().await {
-                Ok(Ok(())) => tx
-                    .complete_and_commit(job.id, job.attempt)
-                    .await
-                    .map(drop)
-                    .map_err(completion_failure),
-                Ok(Err(e)) => {
-                    let _ = tx.rollback().await;
-                    Err(e.into())
-                }
-                Err(panic) => {
-                    let _ = tx.rollback().await;
-                    Err(
-                        JobError::retry(format!("handler panicked: {}", panic_message(&panic)))
-                            .into(),
-                    )
-                }
-            }
+            let result = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind().await;
+            settle(tx.into_scoped(), result, job).await
         }
         Entry::Global(parse, role) => {
             if let Some(org) = job.org {
@@ -484,27 +468,35 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             let mut session = GlobalSession::begin(conn, *role, &ctx.config.roles)
                 .await
                 .map_err(JobError::retry)?;
-            match AssertUnwindSafe(prepared.run(&mut session))
+            let result = AssertUnwindSafe(prepared.run(&mut session))
                 .catch_unwind()
-                .await
-            {
-                Ok(Ok(())) => session
-                    .complete_and_commit(job.id, job.attempt)
-                    .await
-                    .map(drop)
-                    .map_err(completion_failure),
-                Ok(Err(e)) => {
-                    let _ = session.rollback().await;
-                    Err(e.into())
-                }
-                Err(panic) => {
-                    let _ = session.rollback().await;
-                    Err(
-                        JobError::retry(format!("handler panicked: {}", panic_message(&panic)))
-                            .into(),
-                    )
-                }
-            }
+                .await;
+            settle(session.into_scoped(), result, job).await
+        }
+    }
+}
+
+/// Turns a handler's result into the end of its transaction: complete and
+/// commit on success, roll back otherwise (a panic becomes a retryable
+/// failure carrying the panic's message).
+async fn settle(
+    tx: ScopedTx,
+    result: std::thread::Result<Result<(), JobError>>,
+    job: &ClaimedJob,
+) -> Result<(), Failure> {
+    match result {
+        Ok(Ok(())) => tx
+            .complete_and_commit(job.id, job.attempt)
+            .await
+            .map(drop)
+            .map_err(completion_failure),
+        Ok(Err(e)) => {
+            let _ = tx.rollback().await;
+            Err(e.into())
+        }
+        Err(panic) => {
+            let _ = tx.rollback().await;
+            Err(JobError::retry(format!("handler panicked: {}", panic_message(&panic))).into())
         }
     }
 }
