@@ -5,6 +5,7 @@
 //! runs in a [`TenantTx`](orgjobs_queue::TenantTx) and so sees one
 //! organization's rows only.
 
+mod fanout;
 mod organizations;
 mod snapshot;
 
@@ -12,6 +13,7 @@ use orgjobs_queue::{
     Cleanup, Metrics, Migration, MigrationJob, QUEUE_MIGRATIONS, Registry, SystemMetrics,
 };
 
+pub use fanout::MetricsSnapshotAll;
 pub use organizations::{NewTicket, create_organization, insert_agent, insert_ticket};
 pub use snapshot::{METRICS_SNAPSHOT, MetricsSnapshot, Snapshot, SnapshotPayload, latest_snapshot};
 
@@ -36,6 +38,7 @@ pub fn migrations() -> Vec<Migration> {
 pub fn registry(metrics: &Metrics) -> Registry {
     let base = Registry::new()
         .tenant(MetricsSnapshot)
+        .global(MetricsSnapshotAll)
         .global(Cleanup::default())
         .global(MigrationJob::new(migrations()));
     let system = SystemMetrics::new(metrics.clone(), &base);

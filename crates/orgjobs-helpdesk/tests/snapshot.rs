@@ -5,7 +5,7 @@ use orgjobs_helpdesk::{
     MetricsSnapshot, NewTicket, SnapshotPayload, create_organization, insert_agent, insert_ticket,
     latest_snapshot,
 };
-use orgjobs_queue::{Roles, TenantHandler, TenantTx};
+use orgjobs_queue::{SessionConfig, TenantHandler, TenantTx};
 use orgjobs_testdb::TestDb;
 use uuid::Uuid;
 
@@ -13,7 +13,7 @@ use uuid::Uuid;
 async fn snapshot_figures_are_exact_and_scoped_to_the_organization() {
     let db = TestDb::new(&orgjobs_helpdesk::migrations()).await;
     let pool = db.url().pool(2).await.expect("pool");
-    let roles = Roles::default();
+    let roles = SessionConfig::default();
     let now = Utc::now();
 
     // Another organization with lots of urgent tickets that must not count.

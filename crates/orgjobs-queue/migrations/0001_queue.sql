@@ -5,7 +5,26 @@
 CREATE TABLE orgjobs.kinds (
     kind          text PRIMARY KEY,
     scope         text NOT NULL CHECK (scope IN ('tenant', 'global')),
+    -- Default max_attempts for jobs of this kind enqueued through add_job.
+    max_attempts  integer NOT NULL DEFAULT 5 CHECK (max_attempts >= 1),
     registered_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Leader election for maintenance (rescuer, periodic enqueuer): one row per
+-- role, held by whoever renews it before it expires. A row rather than an
+-- advisory lock, so that it works through transaction-pooling PgBouncer.
+CREATE TABLE orgjobs.leaders (
+    name       text PRIMARY KEY,
+    leader_id  text NOT NULL,
+    expires_at timestamptz NOT NULL
+);
+
+-- The last enqueued occurrence of each periodic schedule. Advancing it and
+-- enqueueing happen in one transaction, conditionally, so that each
+-- occurrence is enqueued once however many workers try.
+CREATE TABLE orgjobs.periodic (
+    name            text PRIMARY KEY,
+    last_occurrence timestamptz NOT NULL
 );
 
 CREATE TABLE orgjobs.jobs (
@@ -30,6 +49,10 @@ CREATE TABLE orgjobs.jobs (
     last_error      text,
     -- One object per failed attempt: {attempt, at, worker, error}.
     errors          jsonb       NOT NULL DEFAULT '[]'::jsonb,
+    -- At most one waiting job per (organization, unique_key); see add_job.
+    unique_key      text,
+    -- Set by a cancel request on a running job; the handler can observe it.
+    cancel_requested_at timestamptz,
     CONSTRAINT jobs_kind_format CHECK (kind ~ '^[A-Z][A-Z0-9_]{0,63}$'),
     CONSTRAINT jobs_state_valid CHECK (state IN (
         'available', 'scheduled', 'running', 'retryable', 'completed', 'discarded', 'cancelled')),
@@ -45,6 +68,10 @@ CREATE INDEX jobs_running_idx ON orgjobs.jobs (locked_until) WHERE state = 'runn
 CREATE INDEX jobs_finalized_idx ON orgjobs.jobs (finalized_at)
     WHERE state IN ('completed', 'discarded', 'cancelled');
 CREATE INDEX jobs_org_idx ON orgjobs.jobs (organization_id, state);
+CREATE INDEX jobs_kind_state_idx ON orgjobs.jobs (kind, state);
+CREATE UNIQUE INDEX jobs_unique_waiting_idx ON orgjobs.jobs (organization_id, unique_key)
+    NULLS NOT DISTINCT
+    WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'retryable');
 
 -- A job inserted with a future run_at reads as 'scheduled' (plain INSERTs too).
 CREATE FUNCTION orgjobs.jobs_mark_scheduled() RETURNS trigger
@@ -86,14 +113,19 @@ CREATE FUNCTION orgjobs.add_job(
     payload         jsonb DEFAULT '{}'::jsonb,
     run_at          timestamptz DEFAULT NULL,
     priority        integer DEFAULT 0,
-    max_attempts    integer DEFAULT NULL
+    max_attempts    integer DEFAULT NULL,
+    unique_key      text DEFAULT NULL
 ) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+-- Bare names are columns (ON CONFLICT's target list); parameters are always
+-- written add_job.<name>.
+#variable_conflict use_column
 DECLARE
     v_ctx   uuid := orgjobs.current_org();
     v_scope text;
+    v_max   integer;
     v_id    bigint;
 BEGIN
     IF add_job.kind IS NULL OR add_job.kind !~ '^[A-Z][A-Z0-9_]{0,63}$' THEN
@@ -101,7 +133,7 @@ BEGIN
             USING ERRCODE = '22023',
                   HINT = 'a kind is 1 to 64 characters of A-Z, 0-9 and _, starting with a letter';
     END IF;
-    SELECT k.scope INTO v_scope FROM orgjobs.kinds k WHERE k.kind = add_job.kind;
+    SELECT k.scope, k.max_attempts INTO v_scope, v_max FROM orgjobs.kinds k WHERE k.kind = add_job.kind;
     IF v_scope IS NULL THEN
         RAISE EXCEPTION 'unknown job kind %', add_job.kind
             USING ERRCODE = '22023',
@@ -134,12 +166,35 @@ BEGIN
         RAISE EXCEPTION 'priority % is out of range (-32768 to 32767)', add_job.priority
             USING ERRCODE = '22023';
     END IF;
-    INSERT INTO orgjobs.jobs (kind, organization_id, payload, run_at, priority, max_attempts)
-    VALUES (add_job.kind, add_job.organization_id, add_job.payload,
-            coalesce(add_job.run_at, now()), add_job.priority::smallint,
-            coalesce(add_job.max_attempts, 5))
-    RETURNING id INTO v_id;
-    RETURN v_id;
+    IF add_job.max_attempts IS NOT NULL AND add_job.max_attempts < 1 THEN
+        RAISE EXCEPTION 'max_attempts must be at least 1, got %', add_job.max_attempts
+            USING ERRCODE = '22023';
+    END IF;
+    -- With a unique_key, a second enqueue while one job with that key is
+    -- waiting returns the waiting job's id. ON CONFLICT waits for a
+    -- concurrent insert of the same key to commit or roll back, then the
+    -- SELECT finds the winner; if the winner started running meanwhile, the
+    -- loop inserts again.
+    LOOP
+        INSERT INTO orgjobs.jobs (kind, organization_id, payload, run_at, priority, max_attempts, unique_key)
+        VALUES (add_job.kind, add_job.organization_id, add_job.payload,
+                coalesce(add_job.run_at, now()), add_job.priority::smallint,
+                coalesce(add_job.max_attempts, v_max, 5), add_job.unique_key)
+        ON CONFLICT (organization_id, unique_key)
+            WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'retryable')
+            DO NOTHING
+        RETURNING id INTO v_id;
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+        SELECT j.id INTO v_id FROM orgjobs.jobs j
+        WHERE j.organization_id IS NOT DISTINCT FROM add_job.organization_id
+          AND j.unique_key = add_job.unique_key
+          AND j.state IN ('available', 'scheduled', 'retryable');
+        IF v_id IS NOT NULL THEN
+            RETURN v_id;
+        END IF;
+    END LOOP;
 END
 $$;
 
@@ -168,11 +223,11 @@ BEGIN
 END
 $$;
 
-REVOKE ALL ON FUNCTION orgjobs.add_job(text, uuid, jsonb, timestamptz, integer, integer) FROM PUBLIC;
+REVOKE ALL ON FUNCTION orgjobs.add_job(text, uuid, jsonb, timestamptz, integer, integer, text) FROM PUBLIC;
 REVOKE ALL ON FUNCTION orgjobs.complete_job(bigint, integer) FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA orgjobs TO orgjobs_tenant, orgjobs_global, orgjobs_worker;
-GRANT EXECUTE ON FUNCTION orgjobs.add_job(text, uuid, jsonb, timestamptz, integer, integer)
+GRANT EXECUTE ON FUNCTION orgjobs.add_job(text, uuid, jsonb, timestamptz, integer, integer, text)
     TO orgjobs_tenant, orgjobs_global, orgjobs_worker;
 GRANT EXECUTE ON FUNCTION orgjobs.complete_job(bigint, integer)
     TO orgjobs_tenant, orgjobs_global, orgjobs_worker;
@@ -181,6 +236,7 @@ GRANT EXECUTE ON FUNCTION orgjobs.complete_job(bigint, integer)
 -- privilege on orgjobs.jobs at all.
 GRANT SELECT, INSERT, UPDATE, DELETE ON orgjobs.jobs TO orgjobs_worker;
 GRANT SELECT, INSERT, UPDATE ON orgjobs.kinds TO orgjobs_worker;
+GRANT SELECT, INSERT, UPDATE, DELETE ON orgjobs.leaders, orgjobs.periodic TO orgjobs_worker;
 GRANT SELECT ON orgjobs.schema_migrations TO orgjobs_worker;
 GRANT SELECT, DELETE ON orgjobs.jobs TO orgjobs_global;
 GRANT SELECT ON orgjobs.kinds TO orgjobs_global;

@@ -8,6 +8,7 @@
 //! found here.
 
 use tokio_postgres::Client;
+use tokio_postgres::types::Type;
 
 use crate::error::DbError;
 
@@ -88,12 +89,13 @@ impl TenantTable {
 pub async fn role_attrs(client: &Client, role: &str) -> Result<Option<RoleAttrs>, DbError> {
     // $1: role name.
     let row = client
-        .query_opt(
+        .query_typed(
             "SELECT rolname::text, rolsuper, rolbypassrls, rolcanlogin
              FROM pg_catalog.pg_roles WHERE rolname = $1",
-            &[&role],
+            &[(&role, Type::TEXT)],
         )
         .await
+        .map(|rows| rows.into_iter().next())
         .map_err(|e| DbError::query("reading role attributes", e))?;
     Ok(row.map(|r| RoleAttrs {
         name: r.get(0),
@@ -106,13 +108,19 @@ pub async fn role_attrs(client: &Client, role: &str) -> Result<Option<RoleAttrs>
 /// The attributes of the role this connection logged in as.
 pub async fn login_attrs(client: &Client) -> Result<RoleAttrs, DbError> {
     let row = client
-        .query_one(
+        .query_typed(
             "SELECT rolname::text, rolsuper, rolbypassrls, rolcanlogin
              FROM pg_catalog.pg_roles WHERE rolname = session_user",
             &[],
         )
         .await
-        .map_err(|e| DbError::query("reading the login role", e))?;
+        .map_err(|e| DbError::query("reading the login role", e))?
+        .into_iter()
+        .next()
+        .ok_or(DbError::Pool {
+            what: "reading the login role",
+            reason: "the login role is not in pg_roles".to_owned(),
+        })?;
     Ok(RoleAttrs {
         name: row.get(0),
         superuser: row.get(1),
@@ -129,7 +137,7 @@ pub async fn tenant_tables(
     // $1: the tenant role. A policy applies to it when its role list holds
     // PUBLIC (oid 0) or a role the tenant role is a member of.
     let rows = client
-        .query(
+        .query_typed(
             "SELECT c.oid::regclass::text,
                     c.relrowsecurity,
                     c.relforcerowsecurity,
@@ -168,7 +176,10 @@ pub async fn tenant_tables(
                AND n.nspname NOT LIKE 'pg\\_%'
              GROUP BY c.oid, c.relrowsecurity, c.relforcerowsecurity, a.attgenerated, a.attnotnull
              ORDER BY 1",
-            &[&tenant_role, &STANDARD_POLICY_EXPR],
+            &[
+                (&tenant_role, Type::TEXT),
+                (&STANDARD_POLICY_EXPR, Type::TEXT),
+            ],
         )
         .await
         .map_err(|e| DbError::query("reading tenant tables from the catalog", e))?;

@@ -15,6 +15,8 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use tokio_postgres::types::Type;
+
 use crate::error::{DbError, PgErr};
 use crate::session::{GlobalRole, GlobalSession, TenantTx, TxError};
 
@@ -243,7 +245,15 @@ pub(crate) enum Entry {
 struct Kind {
     entry: Entry,
     retry: RetryPolicy,
+    timeout: Duration,
+    max_attempts: i32,
 }
+
+/// How long a job may run when its kind sets no timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+
+/// Attempts before discarding, when neither the job nor its kind says.
+pub const DEFAULT_MAX_ATTEMPTS: i32 = 5;
 
 /// The job kinds a worker can run, by name.
 #[derive(Default)]
@@ -290,6 +300,8 @@ impl Registry {
             Kind {
                 entry: Entry::Tenant(parse),
                 retry: RetryPolicy::default(),
+                timeout: DEFAULT_TIMEOUT,
+                max_attempts: DEFAULT_MAX_ATTEMPTS,
             },
         );
         self
@@ -310,6 +322,8 @@ impl Registry {
             Kind {
                 entry: Entry::Global(parse, H::ROLE),
                 retry: RetryPolicy::default(),
+                timeout: DEFAULT_TIMEOUT,
+                max_attempts: DEFAULT_MAX_ATTEMPTS,
             },
         );
         self
@@ -319,6 +333,23 @@ impl Registry {
     pub fn with_retry(mut self, kind: &str, policy: RetryPolicy) -> Self {
         if let Some(k) = self.kinds.get_mut(kind) {
             k.retry = policy;
+        }
+        self
+    }
+
+    /// Sets how long a job of `kind` may run before it is cancelled, rolled
+    /// back and failed (retried or discarded like any failure).
+    pub fn with_timeout(mut self, kind: &str, timeout: Duration) -> Self {
+        if let Some(k) = self.kinds.get_mut(kind) {
+            k.timeout = timeout;
+        }
+        self
+    }
+
+    /// Sets the default `max_attempts` of `kind` (a job's own setting wins).
+    pub fn with_max_attempts(mut self, kind: &str, max_attempts: i32) -> Self {
+        if let Some(k) = self.kinds.get_mut(kind) {
+            k.max_attempts = max_attempts.max(1);
         }
         self
     }
@@ -362,24 +393,42 @@ impl Registry {
         }
     }
 
-    pub(crate) fn entry(&self, kind: &str) -> Option<(&Entry, &RetryPolicy)> {
-        self.kinds.get(kind).map(|k| (&k.entry, &k.retry))
+    pub(crate) fn entry(&self, kind: &str) -> Option<(&Entry, &RetryPolicy, Duration)> {
+        self.kinds
+            .get(kind)
+            .map(|k| (&k.entry, &k.retry, k.timeout))
     }
 
     /// Records the registered kinds in `orgjobs.kinds`, so that
     /// `orgjobs.add_job` can refuse unknown kinds and tenant kinds without an
     /// organization.
     pub async fn register_kinds(&self, client: &tokio_postgres::Client) -> Result<(), DbError> {
-        let (names, scopes): (Vec<&str>, Vec<&str>) =
-            self.kinds().map(|(k, s)| (k, s.as_str())).unzip();
-        // $1: kind names, $2: their scopes, element by element.
+        let mut names = Vec::new();
+        let mut scopes = Vec::new();
+        let mut attempts = Vec::new();
+        for (name, kind) in &self.kinds {
+            names.push(*name);
+            scopes.push(match kind.entry {
+                Entry::Tenant(_) => "tenant",
+                Entry::Global(..) => "global",
+            });
+            attempts.push(kind.max_attempts);
+        }
+        // $1: kind names, $2: their scopes, $3: their default max_attempts,
+        // element by element. Unchanged rows are not rewritten.
         client
-            .execute(
-                "INSERT INTO orgjobs.kinds (kind, scope)
-                 SELECT * FROM unnest($1::text[], $2::text[])
-                 ON CONFLICT (kind) DO UPDATE SET scope = EXCLUDED.scope
-                 WHERE orgjobs.kinds.scope IS DISTINCT FROM EXCLUDED.scope",
-                &[&names, &scopes],
+            .query_typed(
+                "INSERT INTO orgjobs.kinds (kind, scope, max_attempts)
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::int4[])
+                 ON CONFLICT (kind) DO UPDATE
+                     SET scope = EXCLUDED.scope, max_attempts = EXCLUDED.max_attempts
+                 WHERE (orgjobs.kinds.scope, orgjobs.kinds.max_attempts)
+                       IS DISTINCT FROM (EXCLUDED.scope, EXCLUDED.max_attempts)",
+                &[
+                    (&names, Type::TEXT_ARRAY),
+                    (&scopes, Type::TEXT_ARRAY),
+                    (&attempts, Type::INT4_ARRAY),
+                ],
             )
             .await
             .map_err(|e| DbError::query("registering job kinds", e))?;

@@ -9,18 +9,26 @@
 //! Invariant: nothing here knows about any application's tables. Tenant
 //! tables are found through the catalog (any table with `organization_id`).
 
+mod admin;
 mod builtin;
 mod catalog;
 mod db;
 mod enqueue;
 mod error;
 mod handler;
+mod maintenance;
 mod metrics;
 mod migrate;
+mod periodic;
 mod proof;
 mod session;
+mod statements;
 mod worker;
 
+pub use admin::{
+    AdminError, CancelOutcome, JobDetail, JobFilter, JobSummary, QueueStats, STATES, cancel_job,
+    list_jobs, queue_stats, retry_discarded, retry_job, show_job,
+};
 pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
 pub use catalog::{
     RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
@@ -30,14 +38,17 @@ pub use db::{DbUrl, redact_url};
 pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
 pub use handler::{
-    GlobalHandler, JobError, PayloadError, Registry, RetryPolicy, Scope, TenantHandler,
+    DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, GlobalHandler, JobError, PayloadError, Registry,
+    RetryPolicy, Scope, TenantHandler,
 };
 pub use metrics::Metrics;
 pub use migrate::{
     MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,
 };
+pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
-pub use session::{GlobalRole, GlobalSession, Roles, ScopedTx, TenantTx, TxError};
+pub use session::{GlobalRole, GlobalSession, ScopedTx, SessionConfig, TenantTx, TxError};
+pub use statements::StatementMode;
 pub use worker::{
     NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig, WorkerError, default_worker_id,
 };

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::catalog::{self, TenantTable};
 use crate::error::{DbError, PgErr};
-use crate::session::{Roles, TenantTx};
+use crate::session::{SessionConfig, TenantTx};
 
 /// The result of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -53,13 +53,13 @@ const INJECTION_ORG: &str = "x'; drop table tickets; --";
 
 /// Runs every check on a connection of `pool` and returns them in order.
 /// The caller decides the exit status: all must pass (warnings allowed).
-pub async fn run_proof(pool: &Pool, roles: &Roles) -> Result<Vec<Check>, DbError> {
+pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>, DbError> {
     let conn = pool.get().await.map_err(|e| DbError::Pool {
         what: "running the proof",
         reason: e.to_string(),
     })?;
     let mut checks = Vec::new();
-    let tenant = roles.tenant.as_str();
+    let tenant = roles.tenant_role.as_str();
 
     // 1. The tenant role cannot bypass RLS.
     let attrs = catalog::role_attrs(&conn, tenant).await?;
@@ -199,7 +199,7 @@ async fn organizations(
 
 async fn count_checks(
     mut conn: Object,
-    roles: &Roles,
+    roles: &SessionConfig,
     tables: &[TenantTable],
     login: &catalog::RoleAttrs,
 ) -> Result<(Vec<Check>, Object), DbError> {
@@ -423,7 +423,7 @@ async fn cross_org_check(
 
 async fn context_ends_check(
     conn: Object,
-    roles: &Roles,
+    roles: &SessionConfig,
     org: Uuid,
 ) -> Result<(Check, Object), DbError> {
     let mut problems = Vec::new();
@@ -440,7 +440,7 @@ async fn context_ends_check(
             Ok(r) => (r.get(0), r.get(1)),
             Err(e) => (None, format!("error: {e}")),
         };
-        if inside.0.as_deref() != Some(org.to_string().as_str()) || inside.1 != roles.tenant {
+        if inside.0.as_deref() != Some(org.to_string().as_str()) || inside.1 != roles.tenant_role {
             problems.push(format!(
                 "inside the transaction: context {:?} as {}",
                 inside.0, inside.1

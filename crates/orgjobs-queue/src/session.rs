@@ -19,29 +19,37 @@
 //!   context can never be handed to the next job.
 
 use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use deadpool_postgres::Object;
-use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Row};
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Client, Row, Statement};
 use uuid::Uuid;
 
 use crate::error::{DbError, PgErr};
+use crate::statements::{self, StatementMode, Typed};
 
-/// Role names used by the runtime. The defaults are the contract
-/// (`orgjobs_tenant`, `orgjobs_global`); the migrations grant to these names.
+/// How job transactions are opened: the role names (the defaults are the
+/// contract, `orgjobs_tenant` and `orgjobs_global`; the migrations grant to
+/// these names) and how statements are sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Roles {
+pub struct SessionConfig {
     /// Role every tenant transaction switches to.
-    pub tenant: String,
+    pub tenant_role: String,
     /// Role every global session switches to.
-    pub global: String,
+    pub global_role: String,
+    /// Statement caching; [`StatementMode::Unnamed`] behind a
+    /// transaction-pooling PgBouncer.
+    pub statements: StatementMode,
 }
 
-impl Default for Roles {
+impl Default for SessionConfig {
     fn default() -> Self {
-        Roles {
-            tenant: "orgjobs_tenant".to_owned(),
-            global: "orgjobs_global".to_owned(),
+        SessionConfig {
+            tenant_role: "orgjobs_tenant".to_owned(),
+            global_role: "orgjobs_global".to_owned(),
+            statements: StatementMode::Cached,
         }
     }
 }
@@ -117,6 +125,8 @@ fn refused_keyword(sql: &str) -> Option<String> {
 /// give its connection away.
 pub struct ScopedTx {
     conn: Option<Object>,
+    mode: StatementMode,
+    cancel: Arc<AtomicBool>,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
@@ -124,17 +134,41 @@ type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 impl ScopedTx {
     /// Begins a transaction on `conn` and runs `first` (the role and context
     /// statement) in the same network flight.
-    async fn begin(conn: Object, first: &str, params: Params<'_>) -> Result<Self, DbError> {
-        let stmt = conn
-            .prepare_cached(first)
-            .await
-            .map_err(|e| DbError::query("preparing the context statement", e))?;
-        let mut tx = ScopedTx { conn: Some(conn) };
-        let client = tx.client();
+    async fn begin(
+        conn: Object,
+        mode: StatementMode,
+        first: &str,
+        params: &[Typed<'_>],
+    ) -> Result<Self, DbError> {
+        let mut tx = ScopedTx {
+            conn: Some(conn),
+            mode,
+            cancel: Arc::new(AtomicBool::new(false)),
+        };
         // Polled together, BEGIN and the context statement share one flight;
         // the driver sends them in this order.
-        let (began, set) = tokio::join!(client.batch_execute("BEGIN"), client.query(&stmt, params));
-        if let Err(e) = began.and(set.map(drop)) {
+        let res = match mode {
+            StatementMode::Cached => match statements::prepare_typed(tx.obj(), first, params).await
+            {
+                Ok(stmt) => {
+                    let client = tx.client();
+                    let values = statements::values(params);
+                    let (began, set) =
+                        tokio::join!(client.batch_execute("BEGIN"), client.query(&stmt, &values));
+                    began.and(set.map(drop))
+                }
+                Err(e) => Err(e),
+            },
+            StatementMode::Unnamed => {
+                let client = tx.client();
+                let (began, set) = tokio::join!(
+                    client.batch_execute("BEGIN"),
+                    client.query_typed(first, params)
+                );
+                began.and(set.map(drop))
+            }
+        };
+        if let Err(e) = res {
             // Dropping an unfinished transaction discards its connection.
             tx.discard_connection();
             return Err(DbError::query("beginning the job transaction", e));
@@ -161,15 +195,38 @@ impl ScopedTx {
         }
     }
 
-    async fn prepare(&self, sql: &str) -> Result<tokio_postgres::Statement, TxError> {
+    async fn prepare(&self, sql: &str) -> Result<Statement, TxError> {
         if let Some(word) = refused_keyword(sql) {
             return Err(TxError::Refused(word));
         }
-        Ok(self.obj().prepare_cached(sql).await?)
+        Ok(match self.mode {
+            StatementMode::Cached => self.obj().prepare_cached(sql).await?,
+            // Closed when the returned statement drops, inside this
+            // transaction, so nothing outlives it on a pooled server
+            // connection.
+            StatementMode::Unnamed => self.client().prepare(sql).await?,
+        })
+    }
+
+    /// Whether someone asked to cancel this job while it runs (`orgjobs
+    /// jobs cancel`). Long handlers should check it between steps and return
+    /// early; the job then ends `cancelled`. Seen within a third of the lease.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
+    }
+
+    /// A token that cancels the statement running on this transaction's
+    /// connection (used when a job times out).
+    pub(crate) fn cancel_token(&self) -> tokio_postgres::CancelToken {
+        self.client().cancel_token()
     }
 
     /// Runs a statement and returns all rows. Statements are prepared once
-    /// per connection and cached.
+    /// per connection and cached (see [`StatementMode`]).
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, TxError> {
         let stmt = self.prepare(sql).await?;
         Ok(self.client().query(&stmt, params).await?)
@@ -217,6 +274,24 @@ impl ScopedTx {
         }
     }
 
+    /// Rolls back after a handler was interrupted (timeout, shutdown):
+    /// cancels whatever statement may still run, then rolls back; if that
+    /// does not succeed promptly the connection is discarded instead.
+    pub(crate) async fn abort(mut self) {
+        let token = self.cancel_token();
+        let _ = token.cancel_query(tokio_postgres::NoTls).await;
+        let client = self.client();
+        match tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            client.batch_execute("ROLLBACK"),
+        )
+        .await
+        {
+            Ok(Ok(())) => drop(self.take_conn()),
+            _ => self.discard_connection(),
+        }
+    }
+
     /// Runs `SELECT orgjobs.complete_job(id, attempt)` and `COMMIT` in one
     /// flight. If the completion fails (the job is no longer this attempt's),
     /// the transaction is aborted and the COMMIT rolls it back: the handler's
@@ -226,28 +301,38 @@ impl ScopedTx {
         job_id: i64,
         attempt: i32,
     ) -> Result<Object, DbError> {
-        let stmt = match self
-            .obj()
-            .prepare_cached("SELECT orgjobs.complete_job($1, $2)")
-            .await
-        {
-            Ok(s) => s,
-            Err(e) => {
-                self.discard_connection();
-                return Err(DbError::query("preparing job completion", e));
+        const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2)";
+        let params: [Typed<'_>; 2] = [(&job_id, Type::INT8), (&attempt, Type::INT4)];
+        let (done, committed) = match self.mode {
+            StatementMode::Cached => {
+                let stmt = match statements::prepare_typed(self.obj(), COMPLETE, &params).await {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.discard_connection();
+                        return Err(DbError::query("preparing job completion", e));
+                    }
+                };
+                let client = self.client();
+                let values = statements::values(&params);
+                let (done, committed) =
+                    tokio::join!(client.query(&stmt, &values), client.batch_execute("COMMIT"));
+                (done.map(drop), committed)
+            }
+            StatementMode::Unnamed => {
+                let client = self.client();
+                let (done, committed) = tokio::join!(
+                    client.query_typed(COMPLETE, &params),
+                    client.batch_execute("COMMIT")
+                );
+                (done.map(drop), committed)
             }
         };
-        let client = self.client();
-        let params: [&(dyn ToSql + Sync); 2] = [&job_id, &attempt];
-        let (done, committed) =
-            tokio::join!(client.query(&stmt, &params), client.batch_execute("COMMIT"));
         match (done, committed) {
-            (Ok(_), Ok(())) => Ok(self.take_conn()),
+            (Ok(()), Ok(())) => Ok(self.take_conn()),
             (Err(e), Ok(())) => {
                 // COMMIT of an aborted transaction rolled back; the
-                // connection is clean and reusable.
-                let conn = self.take_conn();
-                drop(conn);
+                // connection is clean and goes back to the pool.
+                drop(self.take_conn());
                 Err(DbError::query("completing the job", e))
             }
             (_, Err(e)) => {
@@ -307,12 +392,18 @@ pub struct TenantTx {
 }
 
 impl TenantTx {
-    /// Begins a tenant transaction for `org` on `conn`, as `roles.tenant`.
+    /// Begins a tenant transaction for `org` on `conn`, as `roles.tenant_role`.
     /// The organization is a typed [`Uuid`]: a string that is not one cannot
     /// reach the database.
-    pub async fn begin(conn: Object, org: Uuid, roles: &Roles) -> Result<Self, DbError> {
+    pub async fn begin(conn: Object, org: Uuid, roles: &SessionConfig) -> Result<Self, DbError> {
         let org_text = org.to_string();
-        let inner = ScopedTx::begin(conn, SET_TENANT_CONTEXT, &[&roles.tenant, &org_text]).await?;
+        let inner = ScopedTx::begin(
+            conn,
+            roles.statements,
+            SET_TENANT_CONTEXT,
+            &[(&roles.tenant_role, Type::TEXT), (&org_text, Type::TEXT)],
+        )
+        .await?;
         Ok(TenantTx { inner, org })
     }
 
@@ -359,6 +450,12 @@ impl Deref for TenantTx {
     }
 }
 
+impl TenantTx {
+    pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.inner.set_cancel_flag(flag);
+    }
+}
+
 /// Which role a global session runs as.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GlobalRole {
@@ -378,12 +475,22 @@ pub struct GlobalSession {
 
 impl GlobalSession {
     /// Begins a global session on `conn`.
-    pub async fn begin(conn: Object, role: GlobalRole, roles: &Roles) -> Result<Self, DbError> {
+    pub async fn begin(
+        conn: Object,
+        role: GlobalRole,
+        roles: &SessionConfig,
+    ) -> Result<Self, DbError> {
         let role_name = match role {
-            GlobalRole::Global => roles.global.as_str(),
+            GlobalRole::Global => roles.global_role.as_str(),
             GlobalRole::Login => "none",
         };
-        let inner = ScopedTx::begin(conn, SET_GLOBAL_CONTEXT, &[&role_name]).await?;
+        let inner = ScopedTx::begin(
+            conn,
+            roles.statements,
+            SET_GLOBAL_CONTEXT,
+            &[(&role_name, Type::TEXT)],
+        )
+        .await?;
         Ok(GlobalSession { inner })
     }
 
@@ -412,6 +519,12 @@ impl Deref for GlobalSession {
     type Target = ScopedTx;
     fn deref(&self) -> &ScopedTx {
         &self.inner
+    }
+}
+
+impl GlobalSession {
+    pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.inner.set_cancel_flag(flag);
     }
 }
 

@@ -13,9 +13,11 @@
 //! - a panicking handler fails its attempt; the worker goes on.
 
 use std::any::Any;
+use std::collections::HashMap;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use deadpool_postgres::Pool;
@@ -23,6 +25,7 @@ use futures_util::{FutureExt, StreamExt};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
+use tokio_postgres::types::Type;
 use tokio_postgres::{AsyncMessage, NoTls};
 use tracing::{error, info, warn};
 use uuid::Uuid;
@@ -30,12 +33,17 @@ use uuid::Uuid;
 use crate::catalog;
 use crate::db::DbUrl;
 use crate::error::{DbError, PgErr};
-use crate::handler::{Entry, JobError, Registry, RetryPolicy};
+use crate::handler::{Entry, JobError, Registry, RetryPolicy, Scope};
+use crate::maintenance::Maintenance;
 use crate::metrics::Metrics;
-use crate::session::{GlobalSession, Roles, ScopedTx, TenantTx};
+use crate::periodic::Periodic;
+use crate::session::{GlobalSession, ScopedTx, SessionConfig, TenantTx};
+use crate::statements;
 
 const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
 const FAIL_SQL: &str = include_str!("../sql/fail.sql");
+const HEARTBEAT_SQL: &str = include_str!("../sql/heartbeat.sql");
+const RELEASE_SQL: &str = include_str!("../sql/release.sql");
 
 /// The NOTIFY channel that `orgjobs.jobs` inserts signal.
 pub const NOTIFY_CHANNEL: &str = "orgjobs_jobs";
@@ -53,12 +61,21 @@ pub struct WorkerConfig {
     pub batch_size: usize,
     /// How often to look for jobs when no notification arrives.
     pub poll_interval: Duration,
-    /// How long a claimed job is leased to this worker.
+    /// How long a claimed job is leased to this worker; renewed every third
+    /// of it while the job runs. A job whose worker stops renewing is
+    /// rescued (made runnable again) once this passes.
     pub lease: Duration,
+    /// At shutdown, how long running jobs may take to finish before they
+    /// are interrupted and given back.
+    pub shutdown_timeout: Duration,
+    /// How long maintenance leadership lasts without renewal.
+    pub leader_ttl: Duration,
+    /// Periodic schedules (enqueued by the leader).
+    pub periodic: Vec<Periodic>,
     /// Exit once no runnable job is left.
     pub drain: bool,
-    /// Role names.
-    pub roles: Roles,
+    /// Roles and statement mode of job transactions.
+    pub session: SessionConfig,
     /// This worker's name in `locked_by` and error records.
     pub worker_id: String,
 }
@@ -69,9 +86,12 @@ impl Default for WorkerConfig {
             concurrency: 8,
             batch_size: 8,
             poll_interval: Duration::from_secs(1),
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+            leader_ttl: Duration::from_secs(15),
+            periodic: Vec::new(),
             drain: false,
-            roles: Roles::default(),
+            session: SessionConfig::default(),
             worker_id: default_worker_id(),
         }
     }
@@ -93,6 +113,9 @@ pub enum WorkerError {
     /// The startup check found a way for tenant work to bypass RLS.
     #[error("refusing to start: tenant isolation is not guaranteed:\n  - {}", .0.join("\n  - "))]
     Unsafe(Vec<String>),
+    /// The configuration does not fit the registry.
+    #[error("invalid worker configuration: {0}")]
+    Config(String),
     /// The database failed at startup.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -154,6 +177,14 @@ struct ClaimedJob {
     org: Option<Uuid>,
     payload: Value,
     attempt: i32,
+    cancel: Arc<AtomicBool>,
+}
+
+/// A job this worker is running: its fencing token and the flag its
+/// handler reads to see a cancel request.
+struct Running {
+    attempt: i32,
+    cancel: Arc<AtomicBool>,
 }
 
 struct Ctx {
@@ -161,6 +192,15 @@ struct Ctx {
     registry: Arc<Registry>,
     metrics: Metrics,
     config: WorkerConfig,
+    running: Mutex<HashMap<i64, Running>>,
+}
+
+impl Ctx {
+    fn running(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Running>> {
+        // A poisoned lock only means a panic elsewhere while holding it; the
+        // map itself stays consistent (single inserts and removes).
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// A worker process's job loop. Build one, then [`Worker::run`] it.
@@ -184,6 +224,7 @@ impl Worker {
                 registry,
                 metrics,
                 config,
+                running: Mutex::new(HashMap::new()),
             }),
             listen: None,
         }
@@ -207,6 +248,36 @@ impl Worker {
         let listener = self
             .listen
             .map(|url| tokio::spawn(listen_loop(url, wake.clone())));
+        let heartbeat = tokio::spawn(heartbeat_loop(ctx.clone()));
+        let maintenance = Maintenance {
+            pool: ctx.pool.clone(),
+            mode: ctx.config.session.statements,
+            worker_id: ctx.config.worker_id.clone(),
+            leader_ttl: ctx.config.leader_ttl,
+            periodic: ctx.config.periodic.clone(),
+        };
+        let maintenance = Arc::new(maintenance);
+        let maintainer = {
+            let m = maintenance.clone();
+            tokio::spawn(async move {
+                // Run ticks through a shared handle so that resign() can use
+                // the same state after this task is aborted.
+                let tick = (m.leader_ttl / 3).max(Duration::from_millis(100));
+                let mut was_leader = false;
+                loop {
+                    match m.tick().await {
+                        Ok(leader) => {
+                            if leader != was_leader {
+                                info!(event = "leadership", leader, worker_id = %m.worker_id);
+                            }
+                            was_leader = leader;
+                        }
+                        Err(e) => warn!(event = "maintenance_failed", error = %e),
+                    }
+                    tokio::time::sleep(tick).await;
+                }
+            })
+        };
         info!(
             event = "worker_started",
             worker_id = %ctx.config.worker_id,
@@ -217,6 +288,10 @@ impl Worker {
         if let Some(l) = listener {
             l.abort();
         }
+        maintainer.abort();
+        maintenance.resign().await;
+        release_unfinished(&ctx).await;
+        heartbeat.abort();
         info!(
             event = "worker_stopped",
             completed = summary.completed,
@@ -233,7 +308,7 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
         what: "running the startup check",
         reason: e.to_string(),
     })?;
-    let problems = catalog::tenancy_problems(&conn, &ctx.config.roles.tenant).await?;
+    let problems = catalog::tenancy_problems(&conn, &ctx.config.session.tenant_role).await?;
     if !problems.is_empty() {
         return Err(WorkerError::Unsafe(problems));
     }
@@ -247,6 +322,24 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
             "the worker logs in as a role that bypasses row-level security; SQL inside a tenant \
              transaction could RESET ROLE. Run workers as orgjobs_worker in production."
         );
+    }
+    for p in &ctx.config.periodic {
+        match ctx.registry.scope(&p.kind) {
+            Some(Scope::Global) => {}
+            Some(Scope::Tenant) => {
+                return Err(WorkerError::Config(format!(
+                    "periodic kind {} is a tenant kind; schedule a global fan-out kind that enqueues one job per organization",
+                    p.kind
+                )));
+            }
+            None => {
+                return Err(WorkerError::Config(format!(
+                    "periodic kind {} is not registered; known kinds: {}",
+                    p.kind,
+                    ctx.registry.kind_list()
+                )));
+            }
+        }
     }
     ctx.registry.register_kinds(&conn).await?;
     Ok(())
@@ -278,6 +371,18 @@ async fn claim_loop(
                         break;
                     }
                     more = jobs.len() == want;
+                    {
+                        let mut running = ctx.running();
+                        for job in &jobs {
+                            running.insert(
+                                job.id,
+                                Running {
+                                    attempt: job.attempt,
+                                    cancel: job.cancel.clone(),
+                                },
+                            );
+                        }
+                    }
                     for job in jobs {
                         let ctx = ctx.clone();
                         tasks.spawn(async move { execute(&ctx, job).await });
@@ -304,11 +409,122 @@ async fn claim_loop(
             _ = tokio::time::sleep(cfg.poll_interval) => {}
         }
     }
-    // Stop claiming; let running jobs finish.
-    while let Some(res) = tasks.join_next().await {
-        reap(&mut summary, res);
+    // Stop claiming; let running jobs finish within the shutdown timeout.
+    if !tasks.is_empty() {
+        info!(
+            event = "shutdown_waiting",
+            running = tasks.len(),
+            timeout_ms = cfg.shutdown_timeout.as_millis() as u64
+        );
+    }
+    let finished = tokio::time::timeout(cfg.shutdown_timeout, async {
+        while let Some(res) = tasks.join_next().await {
+            reap(&mut summary, res);
+        }
+    })
+    .await;
+    if finished.is_err() {
+        // Interrupt the rest: dropping a handler drops its transaction,
+        // whose connection is discarded, so nothing of it commits. The jobs
+        // are given back by release_unfinished().
+        warn!(event = "shutdown_interrupting", running = tasks.len());
+        tasks.abort_all();
+        while let Some(res) = tasks.join_next().await {
+            if let Ok(o) = res {
+                summary.add(o);
+            }
+        }
     }
     summary
+}
+
+/// Gives back every job still marked as running by this worker (their
+/// handlers were interrupted at shutdown) so that they run again at once.
+async fn release_unfinished(ctx: &Ctx) {
+    let (ids, attempts): (Vec<i64>, Vec<i32>) =
+        ctx.running().iter().map(|(id, r)| (*id, r.attempt)).unzip();
+    if ids.is_empty() {
+        return;
+    }
+    let result = async {
+        let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        statements::query(
+            &conn,
+            ctx.config.session.statements,
+            RELEASE_SQL,
+            &[
+                (&ids, Type::INT8_ARRAY),
+                (&attempts, Type::INT4_ARRAY),
+                (&ctx.config.worker_id, Type::TEXT),
+            ],
+        )
+        .await
+        .map_err(|e| PgErr(&e).to_string())
+    }
+    .await;
+    match result {
+        Ok(rows) => info!(event = "jobs_released", count = rows.len(), ids = ?ids),
+        Err(e) => {
+            warn!(event = "release_failed", error = %e, "the jobs run again when their lease expires")
+        }
+    }
+}
+
+/// Renews the leases of running jobs every third of the lease, and passes
+/// cancel requests on to their handlers.
+async fn heartbeat_loop(ctx: Arc<Ctx>) {
+    let every = (ctx.config.lease / 3).max(Duration::from_millis(50));
+    loop {
+        tokio::time::sleep(every).await;
+        let (ids, attempts): (Vec<i64>, Vec<i32>) =
+            ctx.running().iter().map(|(id, r)| (*id, r.attempt)).unzip();
+        if ids.is_empty() {
+            continue;
+        }
+        let lease = ctx.config.lease.as_secs_f64();
+        let result = async {
+            let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+            statements::query(
+                &conn,
+                ctx.config.session.statements,
+                HEARTBEAT_SQL,
+                &[
+                    (&ids, Type::INT8_ARRAY),
+                    (&attempts, Type::INT4_ARRAY),
+                    (&ctx.config.worker_id, Type::TEXT),
+                    (&lease, Type::FLOAT8),
+                ],
+            )
+            .await
+            .map_err(|e| PgErr(&e).to_string())
+        }
+        .await;
+        match result {
+            Ok(rows) => {
+                let running = ctx.running();
+                let mut held = std::collections::HashSet::new();
+                for r in rows {
+                    let (id, cancel): (i64, bool) = (r.get(0), r.get(1));
+                    held.insert(id);
+                    if cancel {
+                        if let Some(job) = running.get(&id) {
+                            job.cancel.store(true, Ordering::Relaxed);
+                        }
+                    }
+                }
+                for id in ids.iter().filter(|id| !held.contains(id)) {
+                    if running.contains_key(id) {
+                        warn!(
+                            event = "lease_lost",
+                            job_id = id,
+                            "the job was taken from this worker; its result will not be kept"
+                        );
+                    }
+                }
+            }
+            Err(e) => warn!(event = "heartbeat_failed", error = %e),
+        }
+    }
 }
 
 fn reap(summary: &mut RunSummary, res: Result<Outcome, tokio::task::JoinError>) {
@@ -327,16 +543,20 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
         what: "claiming jobs",
         reason: e.to_string(),
     })?;
-    let stmt = conn
-        .prepare_cached(CLAIM_SQL)
-        .await
-        .map_err(|e| DbError::query("preparing the claim", e))?;
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let lease = ctx.config.lease.as_secs_f64();
-    let rows = conn
-        .query(&stmt, &[&limit, &ctx.config.worker_id, &lease])
-        .await
-        .map_err(|e| DbError::query("claiming jobs", e))?;
+    let rows = statements::query(
+        &conn,
+        ctx.config.session.statements,
+        CLAIM_SQL,
+        &[
+            (&limit, Type::INT8),
+            (&ctx.config.worker_id, Type::TEXT),
+            (&lease, Type::FLOAT8),
+        ],
+    )
+    .await
+    .map_err(|e| DbError::query("claiming jobs", e))?;
     let mut jobs: Vec<(i16, ClaimedJob)> = rows
         .into_iter()
         .map(|r| {
@@ -348,6 +568,7 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
                     org: r.get(2),
                     payload: r.get(3),
                     attempt: r.get(4),
+                    cancel: Arc::new(AtomicBool::new(false)),
                 },
             )
         })
@@ -365,7 +586,7 @@ async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {
     } else {
         "unknown"
     };
-    let policy = known.map(|(_, p)| *p).unwrap_or_default();
+    let policy = known.map(|(_, p, _)| *p).unwrap_or_default();
     let result = run_job(ctx, &job).await;
     let outcome = match result {
         Ok(()) => Outcome::Completed,
@@ -375,6 +596,7 @@ async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {
         }
         Err(Failure::Job(e)) => record_failure(ctx, &job, &e, &policy).await,
     };
+    ctx.running().remove(&job.id);
     let elapsed = started.elapsed();
     ctx.metrics
         .jobs
@@ -416,7 +638,7 @@ fn completion_failure(e: DbError) -> Failure {
 }
 
 async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
-    let Some((entry, _)) = ctx.registry.entry(&job.kind) else {
+    let Some((entry, _, timeout)) = ctx.registry.entry(&job.kind) else {
         return Err(JobError::discard(format!(
             "unknown job kind {}; this worker runs: {}",
             job.kind,
@@ -449,11 +671,18 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
             let conn = get_conn(ctx).await?;
             info!(event = "org_context_set", org_id = %org, job_id = job.id, kind = %job.kind);
-            let mut tx = TenantTx::begin(conn, org, &ctx.config.roles)
+            let mut tx = TenantTx::begin(conn, org, &ctx.config.session)
                 .await
                 .map_err(JobError::retry)?;
-            let result = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind().await;
-            settle(tx.into_scoped(), result, job).await
+            tx.set_cancel_flag(job.cancel.clone());
+            let run = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind();
+            match tokio::time::timeout(timeout, run).await {
+                Ok(result) => settle(tx.into_scoped(), result, job).await,
+                Err(_) => {
+                    tx.into_scoped().abort().await;
+                    Err(timed_out(timeout))
+                }
+            }
         }
         Entry::Global(parse, role) => {
             if let Some(org) = job.org {
@@ -465,15 +694,27 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             }
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
             let conn = get_conn(ctx).await?;
-            let mut session = GlobalSession::begin(conn, *role, &ctx.config.roles)
+            let mut session = GlobalSession::begin(conn, *role, &ctx.config.session)
                 .await
                 .map_err(JobError::retry)?;
-            let result = AssertUnwindSafe(prepared.run(&mut session))
-                .catch_unwind()
-                .await;
-            settle(session.into_scoped(), result, job).await
+            session.set_cancel_flag(job.cancel.clone());
+            let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
+            match tokio::time::timeout(timeout, run).await {
+                Ok(result) => settle(session.into_scoped(), result, job).await,
+                Err(_) => {
+                    session.into_scoped().abort().await;
+                    Err(timed_out(timeout))
+                }
+            }
         }
     }
+}
+
+fn timed_out(timeout: Duration) -> Failure {
+    Failure::Job(JobError::retry(format!(
+        "timed out after {:.3} s; the handler was cancelled and its writes rolled back",
+        timeout.as_secs_f64()
+    )))
 }
 
 /// Turns a handler's result into the end of its transaction: complete and
@@ -562,10 +803,9 @@ async fn record_failure(
     match result {
         Ok(Some(row)) => {
             let state: String = row.get(0);
-            let outcome = if state == "discarded" {
-                Outcome::Discarded
-            } else {
-                Outcome::Retried
+            let outcome = match state.as_str() {
+                "discarded" | "cancelled" => Outcome::Discarded,
+                _ => Outcome::Retried,
             };
             warn!(
                 event = "job_failed",

@@ -10,8 +10,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use orgjobs_queue::{
-    CheckStatus, DbUrl, Metrics, NewJob, Roles, Worker, WorkerConfig, default_worker_id, enqueue,
-    migrate, run_proof, validate,
+    CheckStatus, DbUrl, Metrics, NewJob, Periodic, SessionConfig, StatementMode, Worker,
+    WorkerConfig, default_worker_id, enqueue, migrate, run_proof, validate,
 };
 use uuid::Uuid;
 
@@ -49,6 +49,78 @@ pub enum Command {
     Proof(ProofArgs),
     /// Create a demo database with a few organizations, run their jobs, show what each saw.
     Demo(DemoArgs),
+    /// Inspect and act on jobs (list, show, retry, cancel).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+    /// Queue-wide information.
+    #[command(subcommand)]
+    Queue(QueueCommand),
+}
+
+/// `orgjobs jobs ...`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only this organization's jobs.
+        #[arg(long, value_parser = parse_org)]
+        org: Option<Uuid>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this state (available, scheduled, running, retryable, completed, discarded, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job with its error history.
+    Show {
+        /// Job id.
+        id: i64,
+    },
+    /// Make a discarded, cancelled or retryable job run again now; or, with
+    /// --discarded, every discarded job matching the filters.
+    Retry {
+        /// Job id (omit with --discarded).
+        #[arg(required_unless_present = "discarded", conflicts_with = "discarded")]
+        id: Option<i64>,
+        /// Retry every discarded job matching --org, --kind, --since, --until.
+        #[arg(long)]
+        discarded: bool,
+        /// Only this organization's jobs.
+        #[arg(long, value_parser = parse_org, requires = "discarded")]
+        org: Option<Uuid>,
+        /// Only this kind.
+        #[arg(long, requires = "discarded")]
+        kind: Option<String>,
+        /// Discarded at or after this time (RFC 3339).
+        #[arg(long, value_parser = parse_run_at, requires = "discarded")]
+        since: Option<DateTime<Utc>>,
+        /// Discarded before this time (RFC 3339).
+        #[arg(long, value_parser = parse_run_at, requires = "discarded")]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Cancel a waiting job, or ask a running one to stop.
+    Cancel {
+        /// Job id.
+        id: i64,
+    },
+}
+
+/// `orgjobs queue ...`
+#[derive(Debug, Subcommand)]
+pub enum QueueCommand {
+    /// Counts by kind and state, and the oldest waiting job's age.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options of `orgjobs worker`.
@@ -72,6 +144,30 @@ pub struct WorkerArgs {
     /// Do not LISTEN; poll only.
     #[arg(long)]
     pub no_listen: bool,
+    /// DATABASE_URL goes through a transaction-pooling PgBouncer: send no
+    /// statement that outlives its transaction, and LISTEN only through
+    /// --listen-url (poll otherwise).
+    #[arg(long, env = "ORGJOBS_TRANSACTION_POOLING")]
+    pub transaction_pooling: bool,
+    /// Seconds a claimed job is leased; renewed while it runs, rescued by
+    /// another worker once it expires unrenewed.
+    #[arg(long, default_value_t = 30.0)]
+    pub lease_secs: f64,
+    /// Seconds running jobs may take to finish after SIGINT/SIGTERM before
+    /// they are interrupted and given back to the queue.
+    #[arg(long, default_value_t = 30.0)]
+    pub shutdown_timeout: f64,
+    /// Seconds maintenance leadership lasts without renewal.
+    #[arg(long, default_value_t = 15.0, hide = true)]
+    pub leader_ttl_secs: f64,
+    /// Periodic schedule KIND=CRON (UTC; 5 fields, or 6 with seconds first);
+    /// repeat for several. Default: METRICS_SNAPSHOT_ALL hourly, CLEANUP
+    /// daily at 03:00, SYSTEM_METRICS every 30 s.
+    #[arg(long = "periodic", env = "ORGJOBS_PERIODIC", value_delimiter = ';', value_parser = parse_periodic)]
+    pub periodic: Vec<Periodic>,
+    /// Run no periodic schedules.
+    #[arg(long, conflicts_with = "periodic")]
+    pub no_periodic: bool,
     /// Tenant role name (tests only; the migrations grant to orgjobs_tenant).
     #[arg(long, hide = true, default_value = "orgjobs_tenant")]
     pub tenant_role: String,
@@ -94,9 +190,13 @@ pub struct EnqueueArgs {
     /// Priority; lower runs first.
     #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
     pub priority: i16,
-    /// Attempts before the job is discarded (default 5).
+    /// Attempts before the job is discarded (default: the kind's, 5).
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..=1000))]
     pub max_attempts: Option<i32>,
+    /// At most one waiting job of this organization has this key; a second
+    /// enqueue prints the waiting job's id instead of adding one.
+    #[arg(long)]
+    pub unique_key: Option<String>,
 }
 
 /// Options of `orgjobs proof`.
@@ -118,10 +218,26 @@ pub struct DemoArgs {
     pub orgs: u16,
 }
 
-fn parse_org(s: &str) -> Result<Uuid, String> {
+pub(crate) fn parse_org(s: &str) -> Result<Uuid, String> {
     Uuid::parse_str(s).map_err(|_| {
         format!("{s:?} is not an organization id: expected a UUID such as 3f2b8c1e-6d0a-4c5e-9f1a-2b3c4d5e6f70")
     })
+}
+
+fn parse_periodic(s: &str) -> Result<Periodic, String> {
+    Periodic::parse(s).map_err(|e| e.to_string())
+}
+
+/// The schedules a worker runs when none are configured.
+pub fn default_periodic() -> Vec<Periodic> {
+    [
+        ("METRICS_SNAPSHOT_ALL", "0 * * * *"),
+        ("CLEANUP", "0 3 * * *"),
+        ("SYSTEM_METRICS", "*/30 * * * * *"),
+    ]
+    .iter()
+    .filter_map(|(k, e)| Periodic::new(k, e).ok())
+    .collect()
 }
 
 fn parse_run_at(s: &str) -> Result<DateTime<Utc>, String> {
@@ -140,6 +256,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enqueue(ref args) => cmd_enqueue(&cli.database_url, args).await,
         Command::Proof(ref args) => cmd_proof(&cli.database_url, args).await,
         Command::Demo(ref args) => crate::demo::run(&cli.database_url, args).await,
+        Command::Jobs(ref cmd) => crate::ops::jobs(&cli.database_url, cmd).await,
+        Command::Queue(ref cmd) => crate::ops::queue(&cli.database_url, cmd).await,
     }
 }
 
@@ -169,25 +287,55 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     if let Some(addr) = args.metrics_addr {
         crate::http::serve(addr, metrics.clone()).await?;
     }
+    let secs = |name: &str, v: f64| {
+        if v.is_finite() && v > 0.0 {
+            Ok(Duration::from_secs_f64(v))
+        } else {
+            Err(anyhow::anyhow!(
+                "--{name} must be a positive number of seconds, got {v}"
+            ))
+        }
+    };
+    // A draining worker (scripts, the demo) runs no schedules: it would
+    // never find the queue empty.
+    let periodic = if args.no_periodic || args.drain {
+        Vec::new()
+    } else if args.periodic.is_empty() {
+        default_periodic()
+    } else {
+        args.periodic.clone()
+    };
     let config = WorkerConfig {
         concurrency,
         batch_size: concurrency,
         poll_interval: Duration::from_millis(args.poll_interval_ms),
+        lease: secs("lease-secs", args.lease_secs)?,
+        shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout.max(0.0)),
+        leader_ttl: secs("leader-ttl-secs", args.leader_ttl_secs)?,
+        periodic,
         drain: args.drain,
-        roles: Roles {
-            tenant: args.tenant_role.clone(),
-            ..Roles::default()
+        session: SessionConfig {
+            tenant_role: args.tenant_role.clone(),
+            statements: if args.transaction_pooling {
+                StatementMode::Unnamed
+            } else {
+                StatementMode::Cached
+            },
+            ..SessionConfig::default()
         },
         worker_id: default_worker_id(),
         ..WorkerConfig::default()
     };
     let mut worker = Worker::new(pool, registry, metrics, config);
-    if !args.no_listen {
-        let listen = match &args.listen_url {
-            Some(u) => DbUrl::parse(u).context("ORGJOBS_LISTEN_URL")?,
-            None => db.clone(),
-        };
-        worker = worker.listen_on(listen);
+    // LISTEN needs a session: through a transaction pooler only with an
+    // explicit direct URL.
+    let listen = match (&args.listen_url, args.transaction_pooling) {
+        (Some(u), _) => Some(DbUrl::parse(u).context("ORGJOBS_LISTEN_URL")?),
+        (None, false) => Some(db.clone()),
+        (None, true) => None,
+    };
+    if let (Some(url), false) = (listen, args.no_listen) {
+        worker = worker.listen_on(url);
     }
     worker.run(shutdown_signal()).await?;
     Ok(ExitCode::SUCCESS)
@@ -235,6 +383,7 @@ async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> 
         run_at: args.run_at,
         priority: args.priority,
         max_attempts: args.max_attempts,
+        unique_key: args.unique_key.clone(),
     };
     // Refuse bad input before touching the database.
     validate(&registry, &job)?;
@@ -251,9 +400,9 @@ async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> 
 async fn cmd_proof(url: &str, args: &ProofArgs) -> anyhow::Result<ExitCode> {
     let db = DbUrl::parse(url)?;
     let pool = db.pool(1).await?;
-    let roles = Roles {
-        tenant: args.tenant_role.clone(),
-        ..Roles::default()
+    let roles = SessionConfig {
+        tenant_role: args.tenant_role.clone(),
+        ..SessionConfig::default()
     };
     let checks = run_proof(&pool, &roles).await?;
     let failed = checks

@@ -14,8 +14,8 @@ use orgjobs_helpdesk::{
     NewTicket, create_organization, insert_agent, insert_ticket, latest_snapshot,
 };
 use orgjobs_queue::{
-    CheckStatus, DbUrl, Metrics, NewJob, PgErr, Roles, TenantTx, Worker, WorkerConfig, enqueue,
-    migrate, run_proof,
+    CheckStatus, DbUrl, Metrics, NewJob, PgErr, SessionConfig, TenantTx, Worker, WorkerConfig,
+    enqueue, migrate, run_proof,
 };
 use uuid::Uuid;
 
@@ -51,7 +51,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!("database: {} (migrated)", db.redacted());
 
     let pool = db.pool(8).await?;
-    let roles = Roles::default();
+    let roles = SessionConfig::default();
     let mut orgs = Vec::new();
     for i in 0..usize::from(args.orgs) {
         let org = seed_org(&pool, &roles, i).await?;
@@ -230,7 +230,7 @@ async fn create_database_if_missing(db: &DbUrl) -> anyhow::Result<()> {
 /// transactions of that organization, and returns what it created.
 async fn seed_org(
     pool: &orgjobs_queue::deadpool_postgres::Pool,
-    roles: &Roles,
+    roles: &SessionConfig,
     i: usize,
 ) -> anyhow::Result<DemoOrg> {
     let id = Uuid::new_v4();

@@ -3,6 +3,7 @@
 mod cli;
 mod demo;
 mod http;
+mod ops;
 mod telemetry;
 
 use std::process::ExitCode;

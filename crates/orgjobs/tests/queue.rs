@@ -333,7 +333,7 @@ async fn global_session_sees_no_tenant_rows_beyond_its_explicit_policy() {
     let s = orgjobs_queue::GlobalSession::begin(
         pool.get().await.expect("conn"),
         orgjobs_queue::GlobalRole::Global,
-        &orgjobs_queue::Roles::default(),
+        &orgjobs_queue::SessionConfig::default(),
     )
     .await
     .expect("begin");

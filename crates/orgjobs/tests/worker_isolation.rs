@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use orgjobs_queue::{
-    JobError, Metrics, NewJob, Registry, RetryPolicy, Roles, TenantHandler, TenantTx, enqueue,
+    JobError, Metrics, NewJob, Registry, RetryPolicy, SessionConfig, TenantHandler, TenantTx,
+    enqueue,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -472,9 +473,13 @@ async fn tenant_transaction_switches_role_even_for_a_superuser_login() {
     let pool = common::pool(&db, 1).await;
     let a = common::seed_org(&pool, "A", 2).await;
     let _b = common::seed_org(&pool, "B", 3).await;
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &Roles::default())
-        .await
-        .expect("begin");
+    let tx = TenantTx::begin(
+        pool.get().await.expect("conn"),
+        a,
+        &SessionConfig::default(),
+    )
+    .await
+    .expect("begin");
     let r = tx
         .query_one(
             "SELECT current_user::text, session_user::text, (SELECT count(*) FROM tickets)",

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use orgjobs_helpdesk::{NewTicket, create_organization, insert_agent, insert_ticket};
 use orgjobs_queue::deadpool_postgres::Pool;
-use orgjobs_queue::{Metrics, Registry, Roles, RunSummary, TenantTx, Worker, WorkerConfig};
+use orgjobs_queue::{Metrics, Registry, RunSummary, SessionConfig, TenantTx, Worker, WorkerConfig};
 use orgjobs_testdb::TestDb;
 use uuid::Uuid;
 
@@ -23,9 +23,13 @@ pub async fn pool(db: &TestDb, size: usize) -> Pool {
 /// one agent; returns its id.
 pub async fn seed_org(pool: &Pool, name: &str, tickets: usize) -> Uuid {
     let org = Uuid::new_v4();
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), org, &Roles::default())
-        .await
-        .expect("begin");
+    let tx = TenantTx::begin(
+        pool.get().await.expect("conn"),
+        org,
+        &SessionConfig::default(),
+    )
+    .await
+    .expect("begin");
     create_organization(&tx, name).await.expect("org");
     insert_agent(&tx, "Agent", "agent@example.com")
         .await

@@ -1,0 +1,13 @@
+-- Gives back jobs this worker started but will not finish (graceful
+-- shutdown): runnable again at once, the unfinished attempt not counted.
+-- $1: job ids, $2: their attempts, $3: this worker. Fenced like completion.
+UPDATE orgjobs.jobs j
+SET state        = 'available',
+    run_at       = now(),
+    attempt      = j.attempt - 1,
+    locked_by    = NULL,
+    locked_until = NULL
+FROM unnest($1::bigint[], $2::integer[]) AS held(id, attempt)
+WHERE j.id = held.id AND j.attempt = held.attempt
+  AND j.locked_by = $3::text AND j.state = 'running'
+RETURNING j.id

@@ -1,0 +1,387 @@
+//! Operator actions on jobs: list, show (with the error history), retry one
+//! or many dead letters, cancel, and queue statistics. Every statement is
+//! sent unnamed with typed parameters (safe behind any pooler).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use tokio_postgres::Client;
+use tokio_postgres::types::Type;
+use uuid::Uuid;
+
+use crate::error::DbError;
+
+/// The states a job can be in.
+pub const STATES: &[&str] = &[
+    "available",
+    "scheduled",
+    "running",
+    "retryable",
+    "completed",
+    "discarded",
+    "cancelled",
+];
+
+/// Why an operator action did not happen.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No job has this id.
+    #[error("no job with id {0}")]
+    NotFound(i64),
+    /// The job is in a state the action does not apply to.
+    #[error("job {id} is {state}; {hint}")]
+    WrongState {
+        /// The job.
+        id: i64,
+        /// Its state.
+        state: String,
+        /// What the action needs.
+        hint: &'static str,
+    },
+    /// A retry would make two waiting jobs share a unique key.
+    #[error("job {id} cannot be retried: job {other} with the same unique key is already waiting")]
+    UniqueKeyTaken {
+        /// The job.
+        id: i64,
+        /// The waiting job with its key.
+        other: i64,
+    },
+    /// A filter value is not valid.
+    #[error("invalid filter: {0}")]
+    InvalidFilter(String),
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// Which jobs an action or listing covers; every field optional.
+#[derive(Clone, Debug, Default)]
+pub struct JobFilter {
+    /// Only this organization's jobs.
+    pub organization_id: Option<Uuid>,
+    /// Only this kind.
+    pub kind: Option<String>,
+    /// Only this state.
+    pub state: Option<String>,
+    /// From this time on (creation for listings, discarding for retries).
+    pub since: Option<DateTime<Utc>>,
+    /// Before this time.
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl JobFilter {
+    fn check(&self) -> Result<(), AdminError> {
+        if let Some(s) = &self.state {
+            if !STATES.contains(&s.as_str()) {
+                return Err(AdminError::InvalidFilter(format!(
+                    "state {s:?} is not one of {}",
+                    STATES.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One line of a listing.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobSummary {
+    /// Job id.
+    pub id: i64,
+    /// Kind.
+    pub kind: String,
+    /// Organization (none for global jobs).
+    pub organization_id: Option<Uuid>,
+    /// State.
+    pub state: String,
+    /// Priority (lower first).
+    pub priority: i16,
+    /// Attempts started.
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// Earliest (next) start.
+    pub run_at: DateTime<Utc>,
+    /// Enqueued at.
+    pub created_at: DateTime<Utc>,
+    /// Latest error.
+    pub last_error: Option<String>,
+}
+
+/// Everything about one job.
+#[derive(Clone, Debug, Serialize)]
+pub struct JobDetail {
+    /// The listing fields.
+    #[serde(flatten)]
+    pub summary: JobSummary,
+    /// Payload.
+    pub payload: Value,
+    /// One entry per failed attempt: attempt, at, worker, error.
+    pub errors: Value,
+    /// Worker holding it (running jobs).
+    pub locked_by: Option<String>,
+    /// Lease end (running jobs).
+    pub locked_until: Option<DateTime<Utc>>,
+    /// Last attempt's start.
+    pub attempted_at: Option<DateTime<Utc>>,
+    /// Completion, discarding or cancellation time.
+    pub finalized_at: Option<DateTime<Utc>>,
+    /// Unique key.
+    pub unique_key: Option<String>,
+    /// When cancellation was requested.
+    pub cancel_requested_at: Option<DateTime<Utc>>,
+}
+
+const SUMMARY_COLUMNS: &str = "id, kind, organization_id, state, priority, attempt, max_attempts, run_at, created_at, last_error";
+
+fn summary(r: &tokio_postgres::Row) -> JobSummary {
+    JobSummary {
+        id: r.get(0),
+        kind: r.get(1),
+        organization_id: r.get(2),
+        state: r.get(3),
+        priority: r.get(4),
+        attempt: r.get(5),
+        max_attempts: r.get(6),
+        run_at: r.get(7),
+        created_at: r.get(8),
+        last_error: r.get(9),
+    }
+}
+
+fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
+    move |e| AdminError::Db(DbError::query(what, e))
+}
+
+/// Jobs matching `filter`, newest first, at most `limit`.
+pub async fn list_jobs(
+    client: &Client,
+    filter: &JobFilter,
+    limit: i64,
+) -> Result<Vec<JobSummary>, AdminError> {
+    filter.check()?;
+    // $1 organization, $2 kind, $3 state, $4/$5 creation window, $6 limit;
+    // a NULL filter matches everything.
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS} FROM orgjobs.jobs
+         WHERE ($1::uuid IS NULL OR organization_id = $1)
+           AND ($2::text IS NULL OR kind = $2)
+           AND ($3::text IS NULL OR state = $3)
+           AND ($4::timestamptz IS NULL OR created_at >= $4)
+           AND ($5::timestamptz IS NULL OR created_at < $5)
+         ORDER BY id DESC LIMIT $6"
+    );
+    let rows = client
+        .query_typed(
+            &sql,
+            &[
+                (&filter.organization_id, Type::UUID),
+                (&filter.kind, Type::TEXT),
+                (&filter.state, Type::TEXT),
+                (&filter.since, Type::TIMESTAMPTZ),
+                (&filter.until, Type::TIMESTAMPTZ),
+                (&limit, Type::INT8),
+            ],
+        )
+        .await
+        .map_err(db("listing jobs"))?;
+    Ok(rows.iter().map(summary).collect())
+}
+
+/// One job with its error history.
+pub async fn show_job(client: &Client, id: i64) -> Result<JobDetail, AdminError> {
+    let sql = format!(
+        "SELECT {SUMMARY_COLUMNS}, payload, errors, locked_by, locked_until, attempted_at,
+                finalized_at, unique_key, cancel_requested_at
+         FROM orgjobs.jobs WHERE id = $1"
+    );
+    let rows = client
+        .query_typed(&sql, &[(&id, Type::INT8)])
+        .await
+        .map_err(db("reading the job"))?;
+    let r = rows.first().ok_or(AdminError::NotFound(id))?;
+    Ok(JobDetail {
+        summary: summary(r),
+        payload: r.get(10),
+        errors: r.get(11),
+        locked_by: r.get(12),
+        locked_until: r.get(13),
+        attempted_at: r.get(14),
+        finalized_at: r.get(15),
+        unique_key: r.get(16),
+        cancel_requested_at: r.get(17),
+    })
+}
+
+/// The retry transition: runnable now, with at least one attempt left.
+const RETRY_SET: &str = "state = 'available', run_at = now(), finalized_at = NULL,
+    cancel_requested_at = NULL, locked_by = NULL, locked_until = NULL,
+    max_attempts = greatest(max_attempts, attempt + 1)";
+
+/// No other job with the same unique key is waiting (`j` is the job).
+const NO_WAITING_TWIN: &str = "NOT EXISTS (
+    SELECT 1 FROM orgjobs.jobs w
+    WHERE j.unique_key IS NOT NULL AND w.unique_key = j.unique_key
+      AND w.organization_id IS NOT DISTINCT FROM j.organization_id
+      AND w.state IN ('available', 'scheduled', 'retryable') AND w.id <> j.id)";
+
+/// Makes a discarded, cancelled or retryable job runnable at once.
+pub async fn retry_job(client: &Client, id: i64) -> Result<(), AdminError> {
+    let sql = format!(
+        "UPDATE orgjobs.jobs j SET {RETRY_SET}
+         WHERE id = $1 AND state IN ('discarded', 'cancelled', 'retryable') AND {NO_WAITING_TWIN}
+         RETURNING id"
+    );
+    let rows = client
+        .query_typed(&sql, &[(&id, Type::INT8)])
+        .await
+        .map_err(db("retrying the job"))?;
+    if !rows.is_empty() {
+        return Ok(());
+    }
+    let job = show_job(client, id).await?;
+    if matches!(
+        job.summary.state.as_str(),
+        "discarded" | "cancelled" | "retryable"
+    ) {
+        let rows = client
+            .query_typed(
+                "SELECT w.id FROM orgjobs.jobs w, orgjobs.jobs j
+                 WHERE j.id = $1 AND w.unique_key = j.unique_key
+                   AND w.organization_id IS NOT DISTINCT FROM j.organization_id
+                   AND w.state IN ('available', 'scheduled', 'retryable') AND w.id <> j.id",
+                &[(&id, Type::INT8)],
+            )
+            .await
+            .map_err(db("checking unique keys"))?;
+        if let Some(r) = rows.first() {
+            return Err(AdminError::UniqueKeyTaken {
+                id,
+                other: r.get(0),
+            });
+        }
+    }
+    Err(AdminError::WrongState {
+        id,
+        state: job.summary.state,
+        hint: "only discarded, cancelled or retryable jobs can be retried",
+    })
+}
+
+/// Retries every discarded job matching `filter` (its time window applies
+/// to when the job was discarded). Returns how many were retried; jobs whose
+/// unique key another waiting job holds are left discarded.
+pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64, AdminError> {
+    filter.check()?;
+    if filter.state.as_deref().is_some_and(|s| s != "discarded") {
+        return Err(AdminError::InvalidFilter(
+            "bulk retry applies to discarded jobs only".to_owned(),
+        ));
+    }
+    // $1 organization, $2 kind, $3/$4 discarding window.
+    let sql = format!(
+        "UPDATE orgjobs.jobs j SET {RETRY_SET}
+         WHERE state = 'discarded'
+           AND ($1::uuid IS NULL OR organization_id = $1)
+           AND ($2::text IS NULL OR kind = $2)
+           AND ($3::timestamptz IS NULL OR finalized_at >= $3)
+           AND ($4::timestamptz IS NULL OR finalized_at < $4)
+           AND {NO_WAITING_TWIN}
+         RETURNING id"
+    );
+    let rows = client
+        .query_typed(
+            &sql,
+            &[
+                (&filter.organization_id, Type::UUID),
+                (&filter.kind, Type::TEXT),
+                (&filter.since, Type::TIMESTAMPTZ),
+                (&filter.until, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await
+        .map_err(db("retrying discarded jobs"))?;
+    Ok(rows.len() as u64)
+}
+
+/// What a cancel did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelOutcome {
+    /// The job was waiting and is now cancelled.
+    Cancelled,
+    /// The job is running; its handler can see the request, and if it
+    /// fails or is interrupted the job ends cancelled.
+    Requested,
+}
+
+/// Cancels a waiting job, or asks a running one to stop.
+pub async fn cancel_job(client: &Client, id: i64) -> Result<CancelOutcome, AdminError> {
+    let rows = client
+        .query_typed(
+            "UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
+             WHERE id = $1 AND state IN ('available', 'scheduled', 'retryable')
+             RETURNING id",
+            &[(&id, Type::INT8)],
+        )
+        .await
+        .map_err(db("cancelling the job"))?;
+    if !rows.is_empty() {
+        return Ok(CancelOutcome::Cancelled);
+    }
+    let rows = client
+        .query_typed(
+            "UPDATE orgjobs.jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
+             WHERE id = $1 AND state = 'running' RETURNING id",
+            &[(&id, Type::INT8)],
+        )
+        .await
+        .map_err(db("requesting cancellation"))?;
+    if !rows.is_empty() {
+        return Ok(CancelOutcome::Requested);
+    }
+    let job = show_job(client, id).await?;
+    Err(AdminError::WrongState {
+        id,
+        state: job.summary.state,
+        hint: "only waiting or running jobs can be cancelled",
+    })
+}
+
+/// Counts by kind and state, and how long the oldest runnable job has
+/// waited.
+#[derive(Clone, Debug, Serialize)]
+pub struct QueueStats {
+    /// (kind, state, count), sorted.
+    pub counts: Vec<(String, String, i64)>,
+    /// Seconds since the oldest runnable job became runnable.
+    pub oldest_waiting_secs: Option<f64>,
+}
+
+/// Reads [`QueueStats`].
+pub async fn queue_stats(client: &Client) -> Result<QueueStats, AdminError> {
+    let rows = client
+        .query_typed(
+            "SELECT kind, state, count(*) FROM orgjobs.jobs GROUP BY kind, state ORDER BY kind, state",
+            &[],
+        )
+        .await
+        .map_err(db("counting jobs"))?;
+    let counts = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let rows = client
+        .query_typed(
+            "SELECT extract(epoch FROM now() - min(run_at))::float8 FROM orgjobs.jobs
+             WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= now()",
+            &[],
+        )
+        .await
+        .map_err(db("finding the oldest waiting job"))?;
+    Ok(QueueStats {
+        counts,
+        oldest_waiting_secs: rows.first().and_then(|r| r.get(0)),
+    })
+}
