@@ -142,11 +142,18 @@ impl Maintenance {
                 &[(&name, Type::TEXT), (&due, Type::TIMESTAMPTZ)],
             )
             .await?;
+            // The occurrence is the job's unique key: visible to operators,
+            // and a second job for it could not wait beside the first.
+            let key = format!("periodic:{}:{}", p.kind, due.to_rfc3339());
             let rows = statements::query(
                 &conn,
                 self.mode,
-                "SELECT orgjobs.add_job($1, NULL, $2)",
-                &[(&p.kind, Type::TEXT), (&p.payload, Type::JSONB)],
+                "SELECT orgjobs.add_job($1, NULL, $2, unique_key => $3)",
+                &[
+                    (&p.kind, Type::TEXT),
+                    (&p.payload, Type::JSONB),
+                    (&key, Type::TEXT),
+                ],
             )
             .await?;
             Ok::<_, tokio_postgres::Error>(rows.first().map(|r| (due, r.get::<_, i64>(0))))

@@ -265,7 +265,7 @@ async fn cmd_migrate(url: &str) -> anyhow::Result<ExitCode> {
     let url = DbUrl::parse(url)?;
     let mut client = url.connect().await?;
     let applied = migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
-    orgjobs_helpdesk::registry(&Metrics::new())
+    crate::registry(&Metrics::new())
         .register_kinds(&client)
         .await?;
     if applied.is_empty() {
@@ -279,11 +279,12 @@ async fn cmd_migrate(url: &str) -> anyhow::Result<ExitCode> {
 }
 
 async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
+    let shutdown = shutdown_signal();
     let db = DbUrl::parse(url)?;
     let concurrency = usize::from(args.concurrency);
     let pool = db.pool(concurrency + 2).await?;
     let metrics = Metrics::new();
-    let registry = Arc::new(orgjobs_helpdesk::registry(&metrics));
+    let registry = Arc::new(crate::registry(&metrics));
     if let Some(addr) = args.metrics_addr {
         crate::http::serve(addr, metrics.clone()).await?;
     }
@@ -337,34 +338,32 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     if let (Some(url), false) = (listen, args.no_listen) {
         worker = worker.listen_on(url);
     }
-    worker.run(shutdown_signal()).await?;
+    worker.run(shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+/// Resolves on SIGINT or SIGTERM. The handlers are installed before this
+/// returns, so a signal that arrives while the worker starts is not lost
+/// (nor does it kill the process).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    async move {
+        match (term, int) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        tracing::info!(event = "shutdown_requested");
     }
-    tracing::info!(event = "shutdown_requested");
 }
 
 async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> {
@@ -375,7 +374,7 @@ async fn cmd_enqueue(url: &str, args: &EnqueueArgs) -> anyhow::Result<ExitCode> 
     };
     let payload: serde_json::Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("--payload is not valid JSON ({e}); expected a JSON object such as '{{\"ticket_id\": \"...\"}}'"))?;
-    let registry = orgjobs_helpdesk::registry(&Metrics::new());
+    let registry = crate::registry(&Metrics::new());
     let job = NewJob {
         kind: args.kind.clone(),
         organization_id: args.org,

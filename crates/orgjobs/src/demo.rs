@@ -46,7 +46,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
     let metrics = Metrics::new();
-    let registry = Arc::new(orgjobs_helpdesk::registry(&metrics));
+    let registry = Arc::new(crate::registry(&metrics));
     registry.register_kinds(&client).await?;
     println!("database: {} (migrated)", db.redacted());
 

@@ -2,8 +2,10 @@
 //! through tenant transactions, and an in-process worker run to drain.
 #![allow(dead_code, missing_docs)]
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use orgjobs_helpdesk::{NewTicket, create_organization, insert_agent, insert_ticket};
 use orgjobs_queue::deadpool_postgres::Pool;
@@ -121,4 +123,260 @@ pub async fn job(db: &TestDb, id: i64) -> JobRow {
 pub async fn register(pool: &Pool, reg: &Registry) {
     let c = pool.get().await.expect("conn");
     reg.register_kinds(&c).await.expect("register kinds");
+}
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_orgjobs");
+pub const FAULT_BIN: &str = env!("CARGO_BIN_EXE_orgjobs-fault-worker");
+
+pub fn orgjobs(url: &str, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("ORGJOBS_LOG", "info")
+        .output()
+        .expect("run orgjobs")
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+pub struct WorkerProcess {
+    pub child: Child,
+    pub lines: Arc<Mutex<Vec<String>>>,
+    pub metrics_addr: String,
+}
+
+impl WorkerProcess {
+    pub fn start(url: &str, extra: &[&str]) -> WorkerProcess {
+        Self::start_bin(BIN, url, extra)
+    }
+
+    pub fn start_bin(bin: &str, url: &str, extra: &[&str]) -> WorkerProcess {
+        let mut args = vec![
+            "worker",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--poll-interval-ms",
+            "100",
+        ];
+        args.extend_from_slice(extra);
+        let mut child = Command::new(bin)
+            .args(&args)
+            .env("DATABASE_URL", url)
+            .env("ORGJOBS_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn worker");
+        let stderr = child.stderr.take().expect("stderr");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = lines.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    if v["event"] == "metrics_listening" {
+                        let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
+                    }
+                }
+                sink.lock().expect("lock").push(line);
+            }
+        });
+        let metrics_addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .expect("worker announced its metrics address");
+        WorkerProcess {
+            child,
+            lines,
+            metrics_addr,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(&self.metrics_addr).expect("connect to /metrics");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read");
+        out
+    }
+
+    pub fn logs(&self) -> Vec<serde_json::Value> {
+        self.lines
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// SIGTERM, then the exit status.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "worker did not exit after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub async fn wait_for_state(db: &TestDb, id: i64, state: &str) -> JobRow {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let row = job(db, id).await;
+        if row.state == state {
+            return row;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job {id} stayed {} (wanted {state})",
+            row.state
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+pub async fn insert_raw(
+    db: &TestDb,
+    kind: &str,
+    org: Option<uuid::Uuid>,
+    payload: serde_json::Value,
+) -> i64 {
+    let c = db.admin_client().await;
+    c.query_one(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ($1, $2, $3) RETURNING id",
+        &[&kind, &org, &payload],
+    )
+    .await
+    .expect("plain insert")
+    .get(0)
+}
+
+/// An organization with `n` tickets; returns it and the ticket ids.
+pub async fn seed_org_tickets(pool: &Pool, name: &str, n: usize) -> (Uuid, Vec<Uuid>) {
+    let org = Uuid::new_v4();
+    let tx = TenantTx::begin(
+        pool.get().await.expect("conn"),
+        org,
+        &SessionConfig::default(),
+    )
+    .await
+    .expect("begin");
+    create_organization(&tx, name).await.expect("org");
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = insert_ticket(
+            &tx,
+            &NewTicket {
+                subject: format!("probe{i}"),
+                ..NewTicket::default()
+            },
+        )
+        .await
+        .expect("ticket");
+        ids.push(id);
+    }
+    drop(tx.commit().await.expect("commit"));
+    (org, ids)
+}
+
+/// The registry of the fault worker binary.
+pub fn fault_registry() -> Registry {
+    orgjobs_helpdesk::registry(&Metrics::new()).tenant(orgjobs::probe::FaultProbe)
+}
+
+/// Enqueues one FAULT_PROBE per ticket; returns the job ids.
+pub async fn enqueue_probes(db: &TestDb, org: Uuid, tickets: &[Uuid], sleep_ms: u64) -> Vec<i64> {
+    let c = db.admin_client().await;
+    let mut ids = Vec::new();
+    for t in tickets {
+        let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": sleep_ms });
+        let id: i64 = c
+            .query_one(
+                "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
+                &[&org, &payload],
+            )
+            .await
+            .expect("enqueue probe")
+            .get(0);
+        ids.push(id);
+    }
+    ids
+}
+
+/// How many `+` marks each ticket carries (its probe's effects).
+pub async fn marks(db: &TestDb, tickets: &[Uuid]) -> Vec<i64> {
+    let c = db.admin_client().await;
+    let mut out = Vec::new();
+    for t in tickets {
+        let n: i32 = c
+            .query_one(
+                "SELECT length(subject) - length(replace(subject, '+', '')) FROM tickets WHERE id = $1",
+                &[t],
+            )
+            .await
+            .expect("ticket")
+            .get(0);
+        out.push(i64::from(n));
+    }
+    out
+}
+
+/// Counts jobs in `state` among `ids`.
+pub async fn count_state(db: &TestDb, ids: &[i64], state: &str) -> i64 {
+    admin_count(
+        db,
+        "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND state = $2",
+        &[&ids, &state],
+    )
+    .await
+}
+
+/// Waits (bounded) until `cond` holds, checking every 25 ms.
+pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut cond: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !cond().await {
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Sends SIGKILL to a process.
+pub fn sigkill(child: &mut Child) {
+    let _ = child.kill();
+    let _ = child.wait();
 }

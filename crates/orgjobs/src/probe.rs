@@ -1,0 +1,58 @@
+//! `FAULT_PROBE`: a tenant job whose effect can be counted, for fault
+//! injection. It waits `sleep_ms` (a job in flight for a crash to hit), then
+//! appends one `+` to the subject of its ticket, inside its tenant
+//! transaction. After any number of crashes, every probe's ticket must end
+//! with exactly one `+`: more is a duplicated effect, none a lost job.
+
+use std::time::Duration;
+
+use orgjobs_queue::{JobError, TenantHandler, TenantTx};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// The kind name.
+pub const FAULT_PROBE: &str = "FAULT_PROBE";
+
+/// The handler.
+pub struct FaultProbe;
+
+/// Its payload.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbePayload {
+    /// The ticket whose subject gets the mark.
+    pub ticket_id: Uuid,
+    /// How long to work before writing.
+    #[serde(default)]
+    pub sleep_ms: u64,
+}
+
+impl TenantHandler for FaultProbe {
+    const KIND: &'static str = FAULT_PROBE;
+    type Payload = ProbePayload;
+
+    async fn run(&self, tx: &mut TenantTx, p: ProbePayload) -> Result<(), JobError> {
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(p.sleep_ms);
+        while tokio::time::Instant::now() < deadline {
+            if tx.cancel_requested() {
+                return Err(JobError::discard("cancelled on request"));
+            }
+            let step = deadline.saturating_duration_since(tokio::time::Instant::now());
+            tokio::time::sleep(step.min(Duration::from_millis(50))).await;
+        }
+        // $1: the ticket; RLS limits the update to this organization.
+        let n = tx
+            .execute(
+                "UPDATE public.tickets SET subject = subject || '+' WHERE id = $1",
+                &[&p.ticket_id],
+            )
+            .await?;
+        if n != 1 {
+            return Err(JobError::discard(format!(
+                "ticket {} not found in this organization",
+                p.ticket_id
+            )));
+        }
+        Ok(())
+    }
+}
