@@ -143,7 +143,29 @@ fn json_type(v: &Value) -> &'static str {
 
 /// Validates `job` and enqueues it through `orgjobs.add_job` on `client`,
 /// which may be a transaction of the caller's: the job then exists if and
-/// only if that transaction commits. Returns the job id.
+/// only if that transaction commits. Returns the job id (with a
+/// `unique_key`, the waiting job's id when one already waits).
+///
+/// Transactional enqueue, in the caller's own transaction:
+///
+/// ```no_run
+/// # async fn example(client: &mut orgjobs_queue::tokio_postgres::Client,
+/// #                  registry: &orgjobs_queue::Registry,
+/// #                  org: uuid::Uuid) -> Result<(), Box<dyn std::error::Error>> {
+/// use orgjobs_queue::{NewJob, enqueue};
+///
+/// let tx = client.transaction().await?;
+/// // ... the caller's own writes ...
+/// let job = NewJob {
+///     unique_key: Some("METRICS_SNAPSHOT".into()),
+///     ..NewJob::new("METRICS_SNAPSHOT").org(org)
+/// };
+/// let id = enqueue(&tx, registry, &job).await?;
+/// tx.commit().await?; // the job exists from here on; a rollback would remove it
+/// # let _ = id;
+/// # Ok(())
+/// # }
+/// ```
 pub async fn enqueue<C: GenericClient>(
     client: &C,
     registry: &Registry,

@@ -325,7 +325,6 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             ..SessionConfig::default()
         },
         worker_id: default_worker_id(),
-        ..WorkerConfig::default()
     };
     let mut worker = Worker::new(pool, registry, metrics, config);
     // LISTEN needs a session: through a transaction pooler only with an

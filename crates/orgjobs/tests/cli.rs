@@ -465,3 +465,138 @@ async fn demo_runs_end_to_end_on_a_fresh_database() {
     );
     assert!(stdout.contains("demo passed"), "{stdout}");
 }
+
+#[tokio::test]
+async fn jobs_cli_lists_shows_retries_and_reports_queue_stats() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let org = common::seed_org(&pool, "A", 1).await;
+    let url = db.url_string();
+    assert!(orgjobs(url, &["migrate"]).status.success());
+    let c = db.admin_client().await;
+    // Two dead letters with an error history, one waiting job.
+    let dead: Vec<i64> = c
+        .query(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, state, attempt, max_attempts, finalized_at, last_error, errors)
+             VALUES ('METRICS_SNAPSHOT', $1, 'discarded', 2, 2, now(), 'boom 2',
+                     '[{\"attempt\":1,\"error\":\"boom 1\"},{\"attempt\":2,\"error\":\"boom 2\"}]'),
+                    ('CLEANUP', NULL, 'discarded', 1, 1, now(), 'nope', '[{\"attempt\":1,\"error\":\"nope\"}]')
+             RETURNING id",
+            &[&org],
+        )
+        .await
+        .expect("insert")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let waiting = insert_raw(&db, "METRICS_SNAPSHOT", Some(org), serde_json::json!({})).await;
+
+    let out = orgjobs(url, &["jobs", "list", "--state", "discarded"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let list = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        list.contains("boom 2") && list.contains("nope") && !list.contains(&format!(" {waiting} ")),
+        "{list}"
+    );
+    let out = orgjobs(url, &["jobs", "list", "--org", &org.to_string(), "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v.as_array().map(Vec::len), Some(2), "{v}");
+    let out = orgjobs(url, &["jobs", "list", "--state", "dead"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("state \"dead\" is not one of available, scheduled")
+    );
+
+    let out = orgjobs(url, &["jobs", "show", &dead[0].to_string()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["errors"][0]["error"], "boom 1");
+    assert_eq!(v["errors"][1]["error"], "boom 2");
+    assert_eq!(v["state"], "discarded");
+    for args in [
+        vec!["jobs", "show", "999999"],
+        vec!["jobs", "retry", "999999"],
+        vec!["jobs", "cancel", "999999"],
+    ] {
+        let out = orgjobs(url, &args);
+        assert!(!out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("no job with id 999999"),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = orgjobs(url, &["jobs", "retry", &waiting.to_string()]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("is available; only discarded, cancelled or retryable jobs can be retried")
+    );
+
+    let out = orgjobs(url, &["jobs", "retry", &dead[0].to_string()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let j = common::job(&db, dead[0]).await;
+    assert_eq!(j.state, "available");
+    let max: i32 = c
+        .query_one(
+            "SELECT max_attempts FROM orgjobs.jobs WHERE id = $1",
+            &[&dead[0]],
+        )
+        .await
+        .expect("row")
+        .get(0);
+    assert_eq!(max, 3, "one more attempt allowed");
+
+    let out = orgjobs(url, &["jobs", "retry", "--discarded", "--kind", "CLEANUP"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("1 discarded jobs will run again"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(common::job(&db, dead[1]).await.state, "available");
+
+    let out = orgjobs(url, &["queue", "stats"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stats = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stats.contains("METRICS_SNAPSHOT") && stats.contains("available"),
+        "{stats}"
+    );
+    assert!(stats.contains("oldest runnable job has waited"), "{stats}");
+    let out = orgjobs(url, &["queue", "stats", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        v["counts"].as_array().is_some_and(|c| c
+            .iter()
+            .any(|r| r[0] == "CLEANUP" && r[1] == "available" && r[2] == 1)),
+        "{v}"
+    );
+
+    let out = orgjobs(
+        url,
+        &[
+            "enqueue",
+            "METRICS_SNAPSHOT",
+            "--org",
+            &org.to_string(),
+            "--unique-key",
+            "k",
+        ],
+    );
+    let first = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let out = orgjobs(
+        url,
+        &[
+            "enqueue",
+            "METRICS_SNAPSHOT",
+            "--org",
+            &org.to_string(),
+            "--unique-key",
+            "k",
+        ],
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        first,
+        "a second enqueue returns the waiting job"
+    );
+}

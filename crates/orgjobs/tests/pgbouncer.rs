@@ -12,8 +12,11 @@ use orgjobs_queue::{
 };
 use uuid::Uuid;
 
+/// (job's organization, tickets seen, organizations seen, server pid, context)
+type Seen = (Uuid, i64, Vec<Uuid>, i32, String);
+
 #[derive(Clone, Default)]
-struct Observe(Arc<Mutex<Vec<(Uuid, i64, Vec<Uuid>, i32, String)>>>);
+struct Observe(Arc<Mutex<Vec<Seen>>>);
 
 impl TenantHandler for Observe {
     const KIND: &'static str = "OBSERVE";
