@@ -28,10 +28,16 @@ pub struct Migration {
 }
 
 /// The queue's own migrations; always applied before any application's.
-pub const QUEUE_MIGRATIONS: &[Migration] = &[Migration {
-    name: "orgjobs/0001_queue",
-    sql: include_str!("../migrations/0001_queue.sql"),
-}];
+pub const QUEUE_MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "orgjobs/0001_queue",
+        sql: include_str!("../migrations/0001_queue.sql"),
+    },
+    Migration {
+        name: "orgjobs/0002_fair_claim",
+        sql: include_str!("../migrations/0002_fair_claim.sql"),
+    },
+];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");
 

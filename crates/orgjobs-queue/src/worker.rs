@@ -41,6 +41,7 @@ use crate::session::{GlobalSession, ScopedTx, SessionConfig, TenantTx};
 use crate::statements;
 
 const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
+const CLAIM_FAIR_SQL: &str = include_str!("../sql/claim_fair.sql");
 const FAIL_SQL: &str = include_str!("../sql/fail.sql");
 const HEARTBEAT_SQL: &str = include_str!("../sql/heartbeat.sql");
 const RELEASE_SQL: &str = include_str!("../sql/release.sql");
@@ -74,6 +75,12 @@ pub struct WorkerConfig {
     pub periodic: Vec<Periodic>,
     /// Exit once no runnable job is left.
     pub drain: bool,
+    /// Claim organizations round-robin (true, the default) or in strict
+    /// priority/run_at/id order across organizations (false).
+    pub fair: bool,
+    /// At most this many jobs of one organization running at once, across
+    /// all workers (fair claims only).
+    pub org_concurrency: Option<i32>,
     /// Roles and statement mode of job transactions.
     pub session: SessionConfig,
     /// This worker's name in `locked_by` and error records.
@@ -91,6 +98,8 @@ impl Default for WorkerConfig {
             leader_ttl: Duration::from_secs(15),
             periodic: Vec::new(),
             drain: false,
+            fair: true,
+            org_concurrency: None,
             session: SessionConfig::default(),
             worker_id: default_worker_id(),
         }
@@ -193,6 +202,8 @@ struct Ctx {
     metrics: Metrics,
     config: WorkerConfig,
     running: Mutex<HashMap<i64, Running>>,
+    /// The organization key the last fair claim ended at.
+    cursor: Mutex<Uuid>,
 }
 
 impl Ctx {
@@ -225,6 +236,7 @@ impl Worker {
                 metrics,
                 config,
                 running: Mutex::new(HashMap::new()),
+                cursor: Mutex::new(Uuid::nil()),
             }),
             listen: None,
         }
@@ -538,44 +550,89 @@ fn reap(summary: &mut RunSummary, res: Result<Outcome, tokio::task::JoinError>) 
     }
 }
 
+/// Key of global jobs in the fair claim's organization order (the largest).
+const GLOBAL_KEY: Uuid = Uuid::max();
+
 async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
     let conn = ctx.pool.get().await.map_err(|e| DbError::Pool {
         what: "claiming jobs",
         reason: e.to_string(),
     })?;
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
     let lease = ctx.config.lease.as_secs_f64();
-    let rows = statements::query(
-        &conn,
-        ctx.config.session.statements,
-        CLAIM_SQL,
-        &[
-            (&limit, Type::INT8),
-            (&ctx.config.worker_id, Type::TEXT),
-            (&lease, Type::FLOAT8),
-        ],
-    )
-    .await
-    .map_err(|e| DbError::query("claiming jobs", e))?;
-    let mut jobs: Vec<(i16, ClaimedJob)> = rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.get::<_, i16>(6),
-                ClaimedJob {
-                    id: r.get(0),
-                    kind: r.get(1),
-                    org: r.get(2),
-                    payload: r.get(3),
-                    attempt: r.get(4),
-                    cancel: Arc::new(AtomicBool::new(false)),
-                },
+    let mut jobs = Vec::new();
+    if !ctx.config.fair {
+        let want = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = statements::query(
+            &conn,
+            ctx.config.session.statements,
+            CLAIM_SQL,
+            &[
+                (&want, Type::INT8),
+                (&ctx.config.worker_id, Type::TEXT),
+                (&lease, Type::FLOAT8),
+            ],
+        )
+        .await
+        .map_err(|e| DbError::query("claiming jobs", e))?;
+        jobs.extend(rows.iter().map(claimed));
+    } else {
+        // Up to three passes: a pass that comes back short has reached the
+        // last organization (the next starts over from the first) or the
+        // end of the most urgent priority (the next takes the following).
+        for _ in 0..3 {
+            let want = limit - jobs.len();
+            if want == 0 {
+                break;
+            }
+            let cursor = *ctx.cursor.lock().unwrap_or_else(|p| p.into_inner());
+            let want_i = i64::try_from(want).unwrap_or(i64::MAX);
+            let rows = statements::query(
+                &conn,
+                ctx.config.session.statements,
+                CLAIM_FAIR_SQL,
+                &[
+                    (&want_i, Type::INT8),
+                    (&ctx.config.worker_id, Type::TEXT),
+                    (&lease, Type::FLOAT8),
+                    (&cursor, Type::UUID),
+                    (&ctx.config.org_concurrency, Type::INT4),
+                ],
             )
-        })
-        .collect();
+            .await
+            .map_err(|e| DbError::query("claiming jobs", e))?;
+            let got = rows.len();
+            let last = rows
+                .iter()
+                .map(|r| r.get::<_, Option<Uuid>>(2).unwrap_or(GLOBAL_KEY))
+                .max();
+            jobs.extend(rows.iter().map(claimed));
+            let next = match last {
+                Some(org) if got == want => org,
+                _ => Uuid::nil(),
+            };
+            *ctx.cursor.lock().unwrap_or_else(|p| p.into_inner()) = next;
+            if got == 0 && cursor == Uuid::nil() {
+                break;
+            }
+        }
+    }
     // UPDATE ... RETURNING has no order; start jobs in claim order.
     jobs.sort_by_key(|(prio, j)| (*prio, j.id));
     Ok(jobs.into_iter().map(|(_, j)| j).collect())
+}
+
+fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
+    (
+        r.get::<_, i16>(6),
+        ClaimedJob {
+            id: r.get(0),
+            kind: r.get(1),
+            org: r.get(2),
+            payload: r.get(3),
+            attempt: r.get(4),
+            cancel: Arc::new(AtomicBool::new(false)),
+        },
+    )
 }
 
 async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {

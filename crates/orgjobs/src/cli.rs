@@ -168,6 +168,14 @@ pub struct WorkerArgs {
     /// Run no periodic schedules.
     #[arg(long, conflicts_with = "periodic")]
     pub no_periodic: bool,
+    /// Claim in strict (priority, run_at, id) order across organizations
+    /// instead of round-robin over organizations (the default).
+    #[arg(long)]
+    pub fifo: bool,
+    /// At most this many jobs of one organization running at once, across
+    /// all workers.
+    #[arg(long, value_parser = clap::value_parser!(i32).range(1..), conflicts_with = "fifo")]
+    pub org_concurrency: Option<i32>,
     /// Tenant role name (tests only; the migrations grant to orgjobs_tenant).
     #[arg(long, hide = true, default_value = "orgjobs_tenant")]
     pub tenant_role: String,
@@ -315,6 +323,8 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         leader_ttl: secs("leader-ttl-secs", args.leader_ttl_secs)?,
         periodic,
         drain: args.drain,
+        fair: !args.fifo,
+        org_concurrency: args.org_concurrency,
         session: SessionConfig {
             tenant_role: args.tenant_role.clone(),
             statements: if args.transaction_pooling {

@@ -469,3 +469,29 @@ impl Drop for PgBouncer {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// An organization with a chosen id (so that tests know the fair claim's
+/// key order) and `tickets` tickets.
+pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> Uuid {
+    let tx = TenantTx::begin(
+        pool.get().await.expect("conn"),
+        org,
+        &SessionConfig::default(),
+    )
+    .await
+    .expect("begin");
+    create_organization(&tx, name).await.expect("org");
+    for i in 0..tickets {
+        insert_ticket(
+            &tx,
+            &NewTicket {
+                subject: format!("t{i}"),
+                ..NewTicket::default()
+            },
+        )
+        .await
+        .expect("ticket");
+    }
+    drop(tx.commit().await.expect("commit"));
+    org
+}

@@ -1,0 +1,197 @@
+//! Fair scheduling across organizations on small, exact cases: round-robin
+//! over organizations with waiting jobs, while priority and run_at still
+//! hold, and the per-organization limit on running jobs.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use orgjobs_queue::{
+    JobError, Metrics, NewJob, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, enqueue,
+};
+use uuid::Uuid;
+
+#[derive(Clone, Default)]
+struct Trace(Arc<Mutex<Vec<(Uuid, String)>>>);
+
+impl TenantHandler for Trace {
+    const KIND: &'static str = "TRACE";
+    type Payload = serde_json::Value;
+    async fn run(&self, tx: &mut TenantTx, p: serde_json::Value) -> Result<(), JobError> {
+        let tag = p["tag"].as_str().unwrap_or_default().to_owned();
+        self.0.lock().expect("lock").push((tx.org_id(), tag));
+        Ok(())
+    }
+}
+
+fn org(n: u128) -> Uuid {
+    Uuid::from_u128(n)
+}
+
+async fn setup(
+    names: &[(u128, &str)],
+) -> (
+    orgjobs_testdb::TestDb,
+    orgjobs_queue::deadpool_postgres::Pool,
+    Trace,
+    Registry,
+) {
+    let db = common::db().await;
+    let pool = common::pool(&db, 12).await;
+    for (n, name) in names {
+        common::seed_org_id(&pool, org(*n), name, 0).await;
+    }
+    let trace = Trace::default();
+    let reg = Registry::new().tenant(trace.clone());
+    common::register(&pool, &reg).await;
+    (db, pool, trace, reg)
+}
+
+async fn add(
+    pool: &orgjobs_queue::deadpool_postgres::Pool,
+    reg: &Registry,
+    o: Uuid,
+    tag: &str,
+    priority: i16,
+) {
+    let c = pool.get().await.expect("conn");
+    let job = NewJob {
+        priority,
+        ..NewJob::new("TRACE")
+            .org(o)
+            .payload(serde_json::json!({ "tag": tag }))
+    };
+    enqueue(&**c, reg, &job).await.expect("enqueue");
+}
+
+fn run_order(trace: &Trace) -> Vec<String> {
+    trace
+        .0
+        .lock()
+        .expect("lock")
+        .iter()
+        .map(|(_, t)| t.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_burst_from_one_organization_does_not_make_the_others_wait() {
+    let (_db, pool, trace, reg) = setup(&[(1, "A"), (2, "B"), (3, "C")]).await;
+    // A's burst is enqueued first; B and C come after it.
+    for i in 0..6 {
+        add(&pool, &reg, org(1), &format!("a{i}"), 0).await;
+    }
+    add(&pool, &reg, org(2), "b0", 0).await;
+    add(&pool, &reg, org(2), "b1", 0).await;
+    add(&pool, &reg, org(3), "c0", 0).await;
+    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    assert_eq!(
+        run_order(&trace),
+        ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4", "a5"],
+        "round-robin over organizations, each in its own order"
+    );
+}
+
+#[tokio::test]
+async fn fifo_mode_keeps_strict_order() {
+    let (_db, pool, trace, reg) = setup(&[(1, "A"), (2, "B")]).await;
+    for i in 0..3 {
+        add(&pool, &reg, org(1), &format!("a{i}"), 0).await;
+    }
+    add(&pool, &reg, org(2), "b0", 0).await;
+    let config = WorkerConfig {
+        fair: false,
+        ..common::config(1)
+    };
+    let worker = Worker::new(pool.clone(), Arc::new(reg), Metrics::new(), config);
+    worker.run(std::future::pending()).await.expect("ran");
+    assert_eq!(run_order(&trace), ["a0", "a1", "a2", "b0"]);
+}
+
+#[tokio::test]
+async fn priority_and_run_at_still_hold_under_fairness() {
+    let (db, pool, trace, reg) = setup(&[(1, "A"), (2, "B")]).await;
+    add(&pool, &reg, org(1), "a-normal-0", 0).await;
+    add(&pool, &reg, org(1), "a-normal-1", 0).await;
+    add(&pool, &reg, org(1), "a-low", 5).await;
+    add(&pool, &reg, org(2), "b-normal", 0).await;
+    add(&pool, &reg, org(2), "b-urgent", -5).await;
+    let c = db.admin_client().await;
+    c.execute(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, payload, priority, run_at)
+         VALUES ('TRACE', $1, '{\"tag\": \"a-later\"}', -10, now() + interval '1 hour')",
+        &[&org(1)],
+    )
+    .await
+    .expect("future job");
+    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    assert_eq!(
+        run_order(&trace),
+        ["b-urgent", "a-normal-0", "b-normal", "a-normal-1", "a-low"],
+        "the most urgent priority first, fair within a priority, future jobs wait"
+    );
+}
+
+#[derive(Clone, Default)]
+struct Slow {
+    running: Arc<AtomicUsize>,
+    peak: Arc<AtomicUsize>,
+}
+
+impl TenantHandler for Slow {
+    const KIND: &'static str = "SLOW";
+    type Payload = serde_json::Value;
+    async fn run(&self, tx: &mut TenantTx, _: serde_json::Value) -> Result<(), JobError> {
+        let limited = tx.org_id() == org(1);
+        if limited {
+            let now = self.running.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(now, Ordering::SeqCst);
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        if limited {
+            self.running.fetch_sub(1, Ordering::SeqCst);
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn per_organization_limit_holds_across_workers() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 24).await;
+    common::seed_org_id(&pool, org(1), "A", 0).await;
+    common::seed_org_id(&pool, org(2), "B", 0).await;
+    let slow = Slow::default();
+    let reg = Registry::new().tenant(slow.clone());
+    common::register(&pool, &reg).await;
+    let c = pool.get().await.expect("conn");
+    for i in 0..24 {
+        let o = if i < 20 { org(1) } else { org(2) };
+        enqueue(&**c, &reg, &NewJob::new("SLOW").org(o))
+            .await
+            .expect("enqueue");
+    }
+    drop(c);
+    let reg = Arc::new(reg);
+    let mut workers = Vec::new();
+    for _ in 0..2 {
+        let config = WorkerConfig {
+            org_concurrency: Some(2),
+            ..common::config(8)
+        };
+        let w = Worker::new(pool.clone(), reg.clone(), Metrics::new(), config);
+        workers.push(tokio::spawn(w.run(std::future::pending())));
+    }
+    let mut completed = 0;
+    for w in workers {
+        completed += w.await.expect("join").expect("ran").completed;
+    }
+    assert_eq!(completed, 24);
+    assert_eq!(
+        slow.peak.load(Ordering::SeqCst),
+        2,
+        "never more than 2 of A's jobs at once, over 2 workers x 8 slots"
+    );
+}
