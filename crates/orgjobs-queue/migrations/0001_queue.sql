@@ -67,8 +67,8 @@ CREATE INDEX jobs_fetch_idx ON orgjobs.jobs (priority, run_at, id)
 CREATE INDEX jobs_running_idx ON orgjobs.jobs (locked_until) WHERE state = 'running';
 CREATE INDEX jobs_finalized_idx ON orgjobs.jobs (finalized_at)
     WHERE state IN ('completed', 'discarded', 'cancelled');
-CREATE INDEX jobs_org_idx ON orgjobs.jobs (organization_id, state);
-CREATE INDEX jobs_kind_state_idx ON orgjobs.jobs (kind, state);
+-- Deliberately no index on (organization_id, state) or (kind, state): every
+-- state change of every job would pay for it. Operator listings scan.
 CREATE UNIQUE INDEX jobs_unique_waiting_idx ON orgjobs.jobs (organization_id, unique_key)
     NULLS NOT DISTINCT
     WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'retryable');

@@ -4,13 +4,15 @@
 -- running at once per organization, across all workers (NULL: none).
 --
 -- 1. top: the most urgent runnable priority (one probe of jobs_fetch_idx).
--- 2. orgs: organizations with runnable jobs at that priority, in key order
---    after the cursor, one index probe each (a loose index scan of
+-- 2. orgs: organizations with waiting jobs, in key order after the
+--    cursor, one index probe each (a loose index scan of
 --    jobs_org_fetch_idx), at most $1 of them.
 -- 3. picked: from each, its head jobs in (run_at, id) order, an equal share
 --    of the batch, skipping rows other workers hold. With a limit, an
 --    organization is taken only under a transaction-level advisory lock,
 --    so that two workers cannot both fill its last slot.
+-- The last column says whether the walk reached the last organization (the
+-- next claim then starts over from the first).
 WITH RECURSIVE
 top AS (
     SELECT priority
@@ -19,33 +21,63 @@ top AS (
     ORDER BY priority, run_at, id
     LIMIT 1
 ),
-orgs (org, n) AS (
+orgs (org, useful, n) AS (
+    -- Each step is a plain "next key after" on the leading column of
+    -- jobs_org_fetch_idx, so the planner takes that index whatever its
+    -- statistics say (a freshly filled table has none). An organization is
+    -- useful when its most urgent runnable job has the top priority (a probe
+    -- ordered like the same index, so again no other index fits); n counts
+    -- useful ones, and the walk stops at $1 of them or at the last
+    -- organization.
     (
-        SELECT coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid), 1
-        FROM orgjobs.jobs j, top
-        WHERE j.state IN ('available', 'scheduled', 'retryable')
-          AND coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) > $4::uuid
-          AND j.priority = top.priority
-          AND j.run_at <= now()
-        ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-        LIMIT 1
+        SELECT o.org, h.useful, h.useful::int
+        FROM (
+            SELECT coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) AS org
+            FROM orgjobs.jobs j
+            WHERE j.state IN ('available', 'scheduled', 'retryable')
+              AND coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) > $4::uuid
+            ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+            LIMIT 1
+        ) o, LATERAL (
+            SELECT coalesce((
+                SELECT h.priority
+                FROM orgjobs.jobs h
+                WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = o.org
+                  AND h.state IN ('available', 'scheduled', 'retryable')
+                  AND h.run_at <= now()
+                ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+                         h.priority, h.run_at, h.id
+                LIMIT 1
+            ) = (SELECT priority FROM top), false) AS useful
+        ) h
     )
     UNION ALL
-    SELECT (
-        SELECT coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-        FROM orgjobs.jobs j, top
-        WHERE j.state IN ('available', 'scheduled', 'retryable')
-          AND coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) > orgs.org
-          AND j.priority = top.priority
-          AND j.run_at <= now()
-        ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-        LIMIT 1
-    ), orgs.n + 1
-    FROM orgs
+    SELECT nxt.org, h.useful, orgs.n + h.useful::int
+    FROM orgs, LATERAL (
+        SELECT (
+            SELECT coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+            FROM orgjobs.jobs j
+            WHERE j.state IN ('available', 'scheduled', 'retryable')
+              AND coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) > orgs.org
+            ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+            LIMIT 1
+        ) AS org
+    ) nxt, LATERAL (
+        SELECT coalesce((
+            SELECT h.priority
+            FROM orgjobs.jobs h
+            WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = nxt.org
+              AND h.state IN ('available', 'scheduled', 'retryable')
+              AND h.run_at <= now()
+            ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+                     h.priority, h.run_at, h.id
+            LIMIT 1
+        ) = (SELECT priority FROM top), false) AS useful
+    ) h
     WHERE orgs.org IS NOT NULL AND orgs.n < $1
 ),
 found AS (
-    SELECT org FROM orgs WHERE org IS NOT NULL
+    SELECT org FROM orgs WHERE org IS NOT NULL AND useful
 ),
 share AS (
     SELECT greatest(1, ceil($1::float8 / greatest(count(*), 1)))::int AS k FROM found
@@ -66,14 +98,17 @@ allowed AS (
 ),
 picked AS (
     SELECT p.id
-    FROM allowed, top, LATERAL (
+    FROM allowed, LATERAL (
+        -- Ordered like jobs_org_fetch_idx (organization and priority are
+        -- fixed here), so that no other index fits.
         SELECT j.id
         FROM orgjobs.jobs j
         WHERE coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = allowed.org
           AND j.state IN ('available', 'scheduled', 'retryable')
-          AND j.priority = top.priority
+          AND j.priority = (SELECT priority FROM top)
           AND j.run_at <= now()
-        ORDER BY j.run_at, j.id
+        ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+                 j.priority, j.run_at, j.id
         LIMIT allowed.k
         FOR UPDATE SKIP LOCKED
     ) p
@@ -87,4 +122,5 @@ SET state        = 'running',
     locked_until = now() + make_interval(secs => $3)
 FROM picked
 WHERE j.id = picked.id
-RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority
+RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
+          (SELECT bool_or(org IS NULL) FROM orgs) AS reached_end

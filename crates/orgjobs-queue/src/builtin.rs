@@ -145,7 +145,8 @@ impl GlobalHandler for MigrationJob {
     type Payload = NoPayload;
 
     async fn run(&self, s: &mut GlobalSession, _: NoPayload) -> Result<(), JobError> {
-        let applied = apply_pending(s.raw_client(), &self.migrations)
+        let client = s.raw_client().await?;
+        let applied = apply_pending(client, &self.migrations)
             .await
             .map_err(|e| match &e {
                 crate::migrate::MigrateError::Failed { cause, .. }

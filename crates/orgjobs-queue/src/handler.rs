@@ -71,6 +71,7 @@ impl From<TxError> for JobError {
     fn from(e: TxError) -> Self {
         match &e {
             TxError::Refused(_) => JobError::Discard(e.to_string()),
+            TxError::Begin(_) => JobError::Retry(e.to_string()),
             TxError::Db(db) => {
                 JobError::from_code(db.code().map(|c| c.code()), PgErr(db).to_string())
             }

@@ -50,7 +50,8 @@ pub use proof::{Check, CheckStatus, run_proof};
 pub use session::{GlobalRole, GlobalSession, ScopedTx, SessionConfig, TenantTx, TxError};
 pub use statements::StatementMode;
 pub use worker::{
-    NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig, WorkerError, default_worker_id,
+    CLAIM_FAIR_SQL, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig,
+    WorkerError, default_worker_id,
 };
 
 /// Re-exported for the pooled connection type.

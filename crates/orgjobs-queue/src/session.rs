@@ -22,7 +22,8 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use deadpool_postgres::Object;
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 use uuid::Uuid;
@@ -61,6 +62,10 @@ pub enum TxError {
     /// The server rejected the statement.
     #[error("{}", PgErr(.0))]
     Db(#[from] tokio_postgres::Error),
+    /// The transaction could not begin (no connection, or the context
+    /// statement failed).
+    #[error("cannot begin the job transaction: {0}")]
+    Begin(String),
     /// The statement would leave or alter the transaction's context.
     #[error(
         "statement refused: {0} is not allowed inside a job transaction (the runtime owns the transaction and its context)"
@@ -73,7 +78,7 @@ impl TxError {
     pub fn code(&self) -> Option<&str> {
         match self {
             TxError::Db(e) => e.code().map(|c| c.code()),
-            TxError::Refused(_) => None,
+            TxError::Refused(_) | TxError::Begin(_) => None,
         }
     }
 }
@@ -123,70 +128,116 @@ fn refused_keyword(sql: &str) -> Option<String> {
 /// One job transaction: the query surface shared by [`TenantTx`] and
 /// [`GlobalSession`]. It can run statements; it cannot commit, roll back or
 /// give its connection away.
+///
+/// The worker opens job transactions lazily: the connection is taken from
+/// the pool and `BEGIN` plus the context statement sent only when the
+/// handler runs its first statement. A job that never touches the database
+/// holds no connection and is completed in a batch with others.
 pub struct ScopedTx {
-    conn: Option<Object>,
+    conn: OnceCell<Object>,
+    lazy: Option<LazyBegin>,
     mode: StatementMode,
     cancel: Arc<AtomicBool>,
 }
 
+/// How to begin a transaction on first use: the pool, the context
+/// statement and its text parameters.
+struct LazyBegin {
+    pool: Pool,
+    first: &'static str,
+    params: Vec<String>,
+}
+
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
+/// Sends `BEGIN` and `first` (the role and context statement, all of whose
+/// parameters are text) in one network flight on `conn`. On failure the
+/// connection is discarded, never returned to the pool mid-transaction.
+async fn open(
+    conn: Object,
+    mode: StatementMode,
+    first: &str,
+    params: &[String],
+) -> Result<Object, DbError> {
+    let typed: Vec<Typed<'_>> = params
+        .iter()
+        .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+        .collect();
+    // Polled together, BEGIN and the context statement share one flight;
+    // the driver sends them in this order.
+    let res = match mode {
+        StatementMode::Cached => match statements::prepare_typed(&conn, first, &typed).await {
+            Ok(stmt) => {
+                let values = statements::values(&typed);
+                let (began, set) =
+                    tokio::join!(conn.batch_execute("BEGIN"), conn.query(&stmt, &values));
+                began.and(set.map(drop))
+            }
+            Err(e) => Err(e),
+        },
+        StatementMode::Unnamed => {
+            let (began, set) =
+                tokio::join!(conn.batch_execute("BEGIN"), conn.query_typed(first, &typed));
+            began.and(set.map(drop))
+        }
+    };
+    match res {
+        Ok(()) => Ok(conn),
+        Err(e) => {
+            drop(Object::take(conn));
+            Err(DbError::query("beginning the job transaction", e))
+        }
+    }
+}
+
 impl ScopedTx {
-    /// Begins a transaction on `conn` and runs `first` (the role and context
-    /// statement) in the same network flight.
+    /// Begins at once on `conn`.
     async fn begin(
         conn: Object,
         mode: StatementMode,
-        first: &str,
-        params: &[Typed<'_>],
+        first: &'static str,
+        params: Vec<String>,
     ) -> Result<Self, DbError> {
-        let mut tx = ScopedTx {
-            conn: Some(conn),
+        let conn = open(conn, mode, first, &params).await?;
+        Ok(ScopedTx {
+            conn: OnceCell::new_with(Some(conn)),
+            lazy: None,
             mode,
             cancel: Arc::new(AtomicBool::new(false)),
-        };
-        // Polled together, BEGIN and the context statement share one flight;
-        // the driver sends them in this order.
-        let res = match mode {
-            StatementMode::Cached => match statements::prepare_typed(tx.obj(), first, params).await
-            {
-                Ok(stmt) => {
-                    let client = tx.client();
-                    let values = statements::values(params);
-                    let (began, set) =
-                        tokio::join!(client.batch_execute("BEGIN"), client.query(&stmt, &values));
-                    began.and(set.map(drop))
-                }
-                Err(e) => Err(e),
-            },
-            StatementMode::Unnamed => {
-                let client = tx.client();
-                let (began, set) = tokio::join!(
-                    client.batch_execute("BEGIN"),
-                    client.query_typed(first, params)
-                );
-                began.and(set.map(drop))
-            }
-        };
-        if let Err(e) = res {
-            // Dropping an unfinished transaction discards its connection.
-            tx.discard_connection();
-            return Err(DbError::query("beginning the job transaction", e));
-        }
-        Ok(tx)
+        })
     }
 
-    fn obj(&self) -> &Object {
-        // The connection is present from begin until commit/rollback, which
-        // consume self; no method is reachable in between without it.
-        match &self.conn {
-            Some(c) => c,
-            None => unreachable!("ScopedTx used after it finished"),
+    /// Begins on first use, with a connection from `pool`.
+    fn lazy(pool: Pool, mode: StatementMode, first: &'static str, params: Vec<String>) -> Self {
+        ScopedTx {
+            conn: OnceCell::new(),
+            lazy: Some(LazyBegin {
+                pool,
+                first,
+                params,
+            }),
+            mode,
+            cancel: Arc::new(AtomicBool::new(false)),
         }
     }
 
-    fn client(&self) -> &Client {
-        self.obj()
+    /// The connection, beginning the transaction if it has not begun.
+    async fn obj(&self) -> Result<&Object, TxError> {
+        self.conn
+            .get_or_try_init(|| async {
+                let lazy = self.lazy.as_ref().ok_or_else(|| {
+                    TxError::Begin("the job transaction has already ended".to_owned())
+                })?;
+                let conn = lazy
+                    .pool
+                    .get()
+                    .await
+                    .map_err(|e| TxError::Begin(format!("no database connection: {e}")))?;
+                open(conn, self.mode, lazy.first, &lazy.params)
+                    .await
+                    .map_err(|e| TxError::Begin(e.to_string()))
+            })
+            .await
     }
 
     fn discard_connection(&mut self) {
@@ -199,12 +250,13 @@ impl ScopedTx {
         if let Some(word) = refused_keyword(sql) {
             return Err(TxError::Refused(word));
         }
+        let conn = self.obj().await?;
         Ok(match self.mode {
-            StatementMode::Cached => self.obj().prepare_cached(sql).await?,
+            StatementMode::Cached => conn.prepare_cached(sql).await?,
             // Closed when the returned statement drops, inside this
             // transaction, so nothing outlives it on a pooled server
             // connection.
-            StatementMode::Unnamed => self.client().prepare(sql).await?,
+            StatementMode::Unnamed => conn.prepare(sql).await?,
         })
     }
 
@@ -219,56 +271,52 @@ impl ScopedTx {
         self.cancel = flag;
     }
 
-    /// A token that cancels the statement running on this transaction's
-    /// connection (used when a job times out).
-    pub(crate) fn cancel_token(&self) -> tokio_postgres::CancelToken {
-        self.client().cancel_token()
-    }
-
     /// Runs a statement and returns all rows. Statements are prepared once
     /// per connection and cached (see [`StatementMode`]).
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.client().query(&stmt, params).await?)
+        Ok(self.obj().await?.query(&stmt, params).await?)
     }
 
     /// Runs a statement that returns exactly one row.
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.client().query_one(&stmt, params).await?)
+        Ok(self.obj().await?.query_one(&stmt, params).await?)
     }
 
     /// Runs a statement that returns at most one row.
     pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.client().query_opt(&stmt, params).await?)
+        Ok(self.obj().await?.query_opt(&stmt, params).await?)
     }
 
     /// Runs a statement and returns the number of rows it affected.
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.client().execute(&stmt, params).await?)
+        Ok(self.obj().await?.execute(&stmt, params).await?)
     }
 
     /// Commits, returning the connection.
     pub(crate) async fn commit(mut self) -> Result<Object, DbError> {
-        let res = self.client().batch_execute("COMMIT").await;
-        match res {
-            Ok(()) => Ok(self.take_conn()),
+        let conn = self.take_conn()?;
+        match conn.batch_execute("COMMIT").await {
+            Ok(()) => Ok(conn),
             Err(e) => {
-                self.discard_connection();
+                drop(Object::take(conn));
                 Err(DbError::query("committing the job transaction", e))
             }
         }
     }
 
-    /// Rolls back, returning the connection.
-    pub(crate) async fn rollback(mut self) -> Result<Object, DbError> {
-        let res = self.client().batch_execute("ROLLBACK").await;
-        match res {
-            Ok(()) => Ok(self.take_conn()),
+    /// Rolls back, returning the connection (none if it never began).
+    pub(crate) async fn rollback(mut self) -> Result<Option<Object>, DbError> {
+        let Some(conn) = self.conn.take() else {
+            return Ok(None);
+        };
+        match conn.batch_execute("ROLLBACK").await {
+            Ok(()) => Ok(Some(conn)),
             Err(e) => {
-                self.discard_connection();
+                drop(Object::take(conn));
                 Err(DbError::query("rolling back the job transaction", e))
             }
         }
@@ -278,75 +326,82 @@ impl ScopedTx {
     /// cancels whatever statement may still run, then rolls back; if that
     /// does not succeed promptly the connection is discarded instead.
     pub(crate) async fn abort(mut self) {
-        let token = self.cancel_token();
-        let _ = token.cancel_query(tokio_postgres::NoTls).await;
-        let client = self.client();
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let _ = conn
+            .cancel_token()
+            .cancel_query(tokio_postgres::NoTls)
+            .await;
         match tokio::time::timeout(
             std::time::Duration::from_secs(5),
-            client.batch_execute("ROLLBACK"),
+            conn.batch_execute("ROLLBACK"),
         )
         .await
         {
-            Ok(Ok(())) => drop(self.take_conn()),
-            _ => self.discard_connection(),
+            Ok(Ok(())) => drop(conn),
+            _ => drop(Object::take(conn)),
         }
     }
 
     /// Runs `SELECT orgjobs.complete_job(id, attempt)` and `COMMIT` in one
     /// flight. If the completion fails (the job is no longer this attempt's),
     /// the transaction is aborted and the COMMIT rolls it back: the handler's
-    /// writes never outlive a lost job.
+    /// writes never outlive a lost job. Returns `Ok(None)` without doing
+    /// anything when the transaction never began: the caller completes such
+    /// jobs in batches.
     pub(crate) async fn complete_and_commit(
         mut self,
         job_id: i64,
         attempt: i32,
-    ) -> Result<Object, DbError> {
+    ) -> Result<Option<Object>, DbError> {
         const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2)";
+        let Some(conn) = self.conn.take() else {
+            return Ok(None);
+        };
         let params: [Typed<'_>; 2] = [(&job_id, Type::INT8), (&attempt, Type::INT4)];
         let (done, committed) = match self.mode {
             StatementMode::Cached => {
-                let stmt = match statements::prepare_typed(self.obj(), COMPLETE, &params).await {
+                let stmt = match statements::prepare_typed(&conn, COMPLETE, &params).await {
                     Ok(s) => s,
                     Err(e) => {
-                        self.discard_connection();
+                        drop(Object::take(conn));
                         return Err(DbError::query("preparing job completion", e));
                     }
                 };
-                let client = self.client();
                 let values = statements::values(&params);
                 let (done, committed) =
-                    tokio::join!(client.query(&stmt, &values), client.batch_execute("COMMIT"));
+                    tokio::join!(conn.query(&stmt, &values), conn.batch_execute("COMMIT"));
                 (done.map(drop), committed)
             }
             StatementMode::Unnamed => {
-                let client = self.client();
                 let (done, committed) = tokio::join!(
-                    client.query_typed(COMPLETE, &params),
-                    client.batch_execute("COMMIT")
+                    conn.query_typed(COMPLETE, &params),
+                    conn.batch_execute("COMMIT")
                 );
                 (done.map(drop), committed)
             }
         };
         match (done, committed) {
-            (Ok(()), Ok(())) => Ok(self.take_conn()),
+            (Ok(()), Ok(())) => Ok(Some(conn)),
             (Err(e), Ok(())) => {
                 // COMMIT of an aborted transaction rolled back; the
                 // connection is clean and goes back to the pool.
-                drop(self.take_conn());
+                drop(conn);
                 Err(DbError::query("completing the job", e))
             }
             (_, Err(e)) => {
-                self.discard_connection();
+                drop(Object::take(conn));
                 Err(DbError::query("committing the job transaction", e))
             }
         }
     }
 
-    fn take_conn(&mut self) -> Object {
-        match self.conn.take() {
-            Some(c) => c,
-            None => unreachable!("ScopedTx finished twice"),
-        }
+    fn take_conn(&mut self) -> Result<Object, DbError> {
+        self.conn.take().ok_or_else(|| DbError::Pool {
+            what: "finishing the job transaction",
+            reason: "it never began".to_owned(),
+        })
     }
 }
 
@@ -396,15 +451,26 @@ impl TenantTx {
     /// The organization is a typed [`Uuid`]: a string that is not one cannot
     /// reach the database.
     pub async fn begin(conn: Object, org: Uuid, roles: &SessionConfig) -> Result<Self, DbError> {
-        let org_text = org.to_string();
         let inner = ScopedTx::begin(
             conn,
             roles.statements,
             SET_TENANT_CONTEXT,
-            &[(&roles.tenant_role, Type::TEXT), (&org_text, Type::TEXT)],
+            vec![roles.tenant_role.clone(), org.to_string()],
         )
         .await?;
         Ok(TenantTx { inner, org })
+    }
+
+    /// A tenant transaction that begins on its first statement, with a
+    /// connection from `pool`.
+    pub(crate) fn lazy(pool: Pool, org: Uuid, roles: &SessionConfig) -> Self {
+        let inner = ScopedTx::lazy(
+            pool,
+            roles.statements,
+            SET_TENANT_CONTEXT,
+            vec![roles.tenant_role.clone(), org.to_string()],
+        );
+        TenantTx { inner, org }
     }
 
     /// The organization whose context this transaction has.
@@ -435,7 +501,10 @@ impl TenantTx {
 
     /// Rolls back, returning the connection.
     pub async fn rollback(self) -> Result<Object, DbError> {
-        self.inner.rollback().await
+        self.inner.rollback().await?.ok_or_else(|| DbError::Pool {
+            what: "rolling back the transaction",
+            reason: "it never began".to_owned(),
+        })
     }
 
     pub(crate) fn into_scoped(self) -> ScopedTx {
@@ -488,16 +557,31 @@ impl GlobalSession {
             conn,
             roles.statements,
             SET_GLOBAL_CONTEXT,
-            &[(&role_name, Type::TEXT)],
+            vec![role_name.to_owned()],
         )
         .await?;
         Ok(GlobalSession { inner })
     }
 
+    /// A global session that begins on its first statement.
+    pub(crate) fn lazy(pool: Pool, role: GlobalRole, roles: &SessionConfig) -> Self {
+        let role_name = match role {
+            GlobalRole::Global => roles.global_role.as_str(),
+            GlobalRole::Login => "none",
+        };
+        let inner = ScopedTx::lazy(
+            pool,
+            roles.statements,
+            SET_GLOBAL_CONTEXT,
+            vec![role_name.to_owned()],
+        );
+        GlobalSession { inner }
+    }
+
     /// Runs a multi-statement script (migrations), bypassing the statement
     /// guard. Crate-internal: only the `MIGRATION` job uses it.
-    pub(crate) fn raw_client(&self) -> &Client {
-        self.inner.client()
+    pub(crate) async fn raw_client(&self) -> Result<&Client, TxError> {
+        Ok(self.inner.obj().await?)
     }
 
     /// Commits, returning the connection.
@@ -507,7 +591,10 @@ impl GlobalSession {
 
     /// Rolls back, returning the connection.
     pub async fn rollback(self) -> Result<Object, DbError> {
-        self.inner.rollback().await
+        self.inner.rollback().await?.ok_or_else(|| DbError::Pool {
+            what: "rolling back the transaction",
+            reason: "it never began".to_owned(),
+        })
     }
 
     pub(crate) fn into_scoped(self) -> ScopedTx {

@@ -40,10 +40,16 @@ use crate::periodic::Periodic;
 use crate::session::{GlobalSession, ScopedTx, SessionConfig, TenantTx};
 use crate::statements;
 
-const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
-const CLAIM_FAIR_SQL: &str = include_str!("../sql/claim_fair.sql");
+/// The strict-order claim statement ($1 limit, $2 worker, $3 lease seconds),
+/// public for benchmarks and `EXPLAIN`.
+pub const CLAIM_SQL: &str = include_str!("../sql/claim.sql");
+/// The fair claim statement ($1 limit, $2 worker, $3 lease seconds, $4
+/// organization cursor, $5 per-organization running limit or NULL), public
+/// for benchmarks and `EXPLAIN`.
+pub const CLAIM_FAIR_SQL: &str = include_str!("../sql/claim_fair.sql");
 const FAIL_SQL: &str = include_str!("../sql/fail.sql");
 const HEARTBEAT_SQL: &str = include_str!("../sql/heartbeat.sql");
+const COMPLETE_BATCH_SQL: &str = include_str!("../sql/complete_batch.sql");
 const RELEASE_SQL: &str = include_str!("../sql/release.sql");
 
 /// The NOTIFY channel that `orgjobs.jobs` inserts signal.
@@ -204,6 +210,8 @@ struct Ctx {
     running: Mutex<HashMap<i64, Running>>,
     /// The organization key the last fair claim ended at.
     cursor: Mutex<Uuid>,
+    /// Batches completions of jobs that never opened a transaction.
+    completer: Completer,
 }
 
 impl Ctx {
@@ -229,6 +237,11 @@ impl Worker {
         metrics: Metrics,
         config: WorkerConfig,
     ) -> Self {
+        let completer = Completer::new(
+            pool.clone(),
+            config.session.statements,
+            config.worker_id.clone(),
+        );
         Worker {
             ctx: Arc::new(Ctx {
                 pool,
@@ -237,6 +250,7 @@ impl Worker {
                 config,
                 running: Mutex::new(HashMap::new()),
                 cursor: Mutex::new(Uuid::nil()),
+                completer,
             }),
             listen: None,
         }
@@ -373,8 +387,12 @@ async fn claim_loop(
         }
         let free = cfg.concurrency.saturating_sub(tasks.len());
         let want = free.min(cfg.batch_size.max(1));
+        // Claim when half a batch of slots is free (or nothing runs): one
+        // claim per freed slot would turn a busy queue into many tiny
+        // claims, and the claim loop runs one claim at a time.
+        let low_water = (cfg.batch_size.min(cfg.concurrency) / 2).max(1);
         let mut more = false;
-        if want > 0 {
+        if want > 0 && (want >= low_water || tasks.is_empty()) {
             let idle = tasks.is_empty();
             match claim(ctx, want).await {
                 Ok(jobs) => {
@@ -601,16 +619,24 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
             .await
             .map_err(|e| DbError::query("claiming jobs", e))?;
             let got = rows.len();
+            let reached_end = rows
+                .first()
+                .is_none_or(|r| r.get::<_, Option<bool>>(7).unwrap_or(true));
             let last = rows
                 .iter()
                 .map(|r| r.get::<_, Option<Uuid>>(2).unwrap_or(GLOBAL_KEY))
                 .max();
             jobs.extend(rows.iter().map(claimed));
+            // Continue after the last organization served, or start over
+            // when the walk reached the end.
             let next = match last {
-                Some(org) if got == want => org,
+                Some(org) if !reached_end => org,
                 _ => Uuid::nil(),
             };
             *ctx.cursor.lock().unwrap_or_else(|p| p.into_inner()) = next;
+            if got == want || (got > 0 && cursor == Uuid::nil() && reached_end) {
+                break;
+            }
             if got == 0 && cursor == Uuid::nil() {
                 break;
             }
@@ -726,15 +752,12 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
                 .into());
             };
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
-            let conn = get_conn(ctx).await?;
             info!(event = "org_context_set", org_id = %org, job_id = job.id, kind = %job.kind);
-            let mut tx = TenantTx::begin(conn, org, &ctx.config.session)
-                .await
-                .map_err(JobError::retry)?;
+            let mut tx = TenantTx::lazy(ctx.pool.clone(), org, &ctx.config.session);
             tx.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind();
             match tokio::time::timeout(timeout, run).await {
-                Ok(result) => settle(tx.into_scoped(), result, job).await,
+                Ok(result) => settle(tx.into_scoped(), result, job, &ctx.completer).await,
                 Err(_) => {
                     tx.into_scoped().abort().await;
                     Err(timed_out(timeout))
@@ -750,19 +773,83 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
                 .into());
             }
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
-            let conn = get_conn(ctx).await?;
-            let mut session = GlobalSession::begin(conn, *role, &ctx.config.session)
-                .await
-                .map_err(JobError::retry)?;
+            let mut session = GlobalSession::lazy(ctx.pool.clone(), *role, &ctx.config.session);
             session.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
             match tokio::time::timeout(timeout, run).await {
-                Ok(result) => settle(session.into_scoped(), result, job).await,
+                Ok(result) => settle(session.into_scoped(), result, job, &ctx.completer).await,
                 Err(_) => {
                     session.into_scoped().abort().await;
                     Err(timed_out(timeout))
                 }
             }
+        }
+    }
+}
+
+/// Completes jobs whose handlers never opened a transaction, many per
+/// statement: requests queue on a channel and one task flushes whatever has
+/// accumulated while the previous statement ran. Fenced like every other
+/// completion (job running, same attempt, same worker).
+struct Completer {
+    tx: tokio::sync::mpsc::UnboundedSender<(i64, i32, tokio::sync::oneshot::Sender<bool>)>,
+}
+
+impl Completer {
+    fn new(pool: Pool, mode: statements::StatementMode, worker_id: String) -> Self {
+        let (tx, mut rx) =
+            tokio::sync::mpsc::unbounded_channel::<(i64, i32, tokio::sync::oneshot::Sender<bool>)>(
+            );
+        tokio::spawn(async move {
+            let mut batch = Vec::new();
+            while rx.recv_many(&mut batch, 2000).await > 0 {
+                let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
+                let attempts: Vec<i32> = batch.iter().map(|(_, a, _)| *a).collect();
+                let done: std::collections::HashSet<i64> = match pool.get().await {
+                    Ok(conn) => match statements::query(
+                        &conn,
+                        mode,
+                        COMPLETE_BATCH_SQL,
+                        &[
+                            (&ids, Type::INT8_ARRAY),
+                            (&attempts, Type::INT4_ARRAY),
+                            (&worker_id, Type::TEXT),
+                        ],
+                    )
+                    .await
+                    {
+                        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
+                        Err(e) => {
+                            warn!(event = "batch_completion_failed", error = %PgErr(&e), jobs = ids.len());
+                            Default::default()
+                        }
+                    },
+                    Err(e) => {
+                        warn!(event = "batch_completion_failed", error = %e, jobs = ids.len());
+                        Default::default()
+                    }
+                };
+                for (id, _, reply) in batch.drain(..) {
+                    let _ = reply.send(done.contains(&id));
+                }
+            }
+        });
+        Completer { tx }
+    }
+
+    async fn complete(&self, id: i64, attempt: i32) -> Result<(), Failure> {
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if self.tx.send((id, attempt, reply)).is_err() {
+            return Err(Failure::Job(JobError::retry("the completer has stopped")));
+        }
+        match answer.await {
+            Ok(true) => Ok(()),
+            // Not completed: the attempt no longer holds the job, or the
+            // statement failed (the lease then expires and the job re-runs;
+            // it wrote nothing, so re-running it duplicates nothing).
+            _ => Err(Failure::Lost(
+                "batch completion did not complete the job".to_owned(),
+            )),
         }
     }
 }
@@ -781,13 +868,15 @@ async fn settle(
     tx: ScopedTx,
     result: std::thread::Result<Result<(), JobError>>,
     job: &ClaimedJob,
+    completer: &Completer,
 ) -> Result<(), Failure> {
     match result {
-        Ok(Ok(())) => tx
-            .complete_and_commit(job.id, job.attempt)
-            .await
-            .map(drop)
-            .map_err(completion_failure),
+        Ok(Ok(())) => match tx.complete_and_commit(job.id, job.attempt).await {
+            Ok(Some(_conn)) => Ok(()),
+            // The handler never touched the database: complete in a batch.
+            Ok(None) => completer.complete(job.id, job.attempt).await,
+            Err(e) => Err(completion_failure(e)),
+        },
         Ok(Err(e)) => {
             let _ = tx.rollback().await;
             Err(e.into())
@@ -797,13 +886,6 @@ async fn settle(
             Err(JobError::retry(format!("handler panicked: {}", panic_message(&panic))).into())
         }
     }
-}
-
-async fn get_conn(ctx: &Ctx) -> Result<deadpool_postgres::Object, JobError> {
-    ctx.pool
-        .get()
-        .await
-        .map_err(|e| JobError::retry(format!("no database connection: {e}")))
 }
 
 fn panic_message(panic: &Box<dyn Any + Send>) -> String {

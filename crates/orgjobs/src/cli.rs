@@ -135,6 +135,14 @@ pub struct WorkerArgs {
     /// Exit 0 once no runnable job is left.
     #[arg(long)]
     pub drain: bool,
+    /// Jobs claimed per statement (default: --concurrency).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=5000))]
+    pub batch_size: Option<u16>,
+    /// Database connections (default: --concurrency + 2, at most 34). Jobs
+    /// that never touch the database hold none, so --concurrency can be much
+    /// larger than this.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(3..=1000))]
+    pub max_connections: Option<u16>,
     /// Milliseconds between polls when no notification arrives.
     #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
     pub poll_interval_ms: u64,
@@ -290,7 +298,10 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let shutdown = shutdown_signal();
     let db = DbUrl::parse(url)?;
     let concurrency = usize::from(args.concurrency);
-    let pool = db.pool(concurrency + 2).await?;
+    let connections = args
+        .max_connections
+        .map_or(concurrency.min(32) + 2, usize::from);
+    let pool = db.pool(connections).await?;
     let metrics = Metrics::new();
     let registry = Arc::new(crate::registry(&metrics));
     if let Some(addr) = args.metrics_addr {
@@ -316,7 +327,7 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     };
     let config = WorkerConfig {
         concurrency,
-        batch_size: concurrency,
+        batch_size: args.batch_size.map_or(concurrency, usize::from),
         poll_interval: Duration::from_millis(args.poll_interval_ms),
         lease: secs("lease-secs", args.lease_secs)?,
         shutdown_timeout: Duration::from_secs_f64(args.shutdown_timeout.max(0.0)),
