@@ -24,32 +24,7 @@ pub async fn pool(db: &TestDb, size: usize) -> Pool {
 /// Creates an organization with `tickets` tickets (subjects "t0".."tN") and
 /// one agent; returns its id.
 pub async fn seed_org(pool: &Pool, name: &str, tickets: usize) -> Uuid {
-    let org = Uuid::new_v4();
-    let tx = TenantTx::begin(
-        pool.get().await.expect("conn"),
-        org,
-        &SessionConfig::default(),
-    )
-    .await
-    .expect("begin");
-    create_organization(&tx, name).await.expect("org");
-    insert_agent(&tx, "Agent", "agent@example.com")
-        .await
-        .expect("agent");
-    for i in 0..tickets {
-        insert_ticket(
-            &tx,
-            &NewTicket {
-                subject: format!("t{i}"),
-                body: format!("body of {name} ticket {i}"),
-                ..NewTicket::default()
-            },
-        )
-        .await
-        .expect("ticket");
-    }
-    drop(tx.commit().await.expect("commit"));
-    org
+    seed_org_id(pool, Uuid::new_v4(), name, tickets).await
 }
 
 pub fn config(concurrency: usize) -> WorkerConfig {
@@ -471,7 +446,7 @@ impl Drop for PgBouncer {
 }
 
 /// An organization with a chosen id (so that tests know the fair claim's
-/// key order) and `tickets` tickets.
+/// key order), one agent and `tickets` tickets.
 pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> Uuid {
     let tx = TenantTx::begin(
         pool.get().await.expect("conn"),
@@ -481,6 +456,9 @@ pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> 
     .await
     .expect("begin");
     create_organization(&tx, name).await.expect("org");
+    insert_agent(&tx, "Agent", "agent@example.com")
+        .await
+        .expect("agent");
     for i in 0..tickets {
         insert_ticket(
             &tx,
