@@ -270,6 +270,7 @@ impl Worker {
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<RunSummary, WorkerError> {
         let ctx = self.ctx;
         startup_checks(&ctx).await?;
+        ctx.completer.start();
         let wake = Arc::new(Notify::new());
         let listener = self
             .listen
@@ -792,14 +793,52 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
 /// accumulated while the previous statement ran. Fenced like every other
 /// completion (job running, same attempt, same worker).
 struct Completer {
-    tx: tokio::sync::mpsc::UnboundedSender<(i64, i32, tokio::sync::oneshot::Sender<bool>)>,
+    tx: tokio::sync::mpsc::UnboundedSender<CompletionRequest>,
+    /// The receiving end and what the flushing task needs, until
+    /// [`Completer::start`] spawns it (inside the worker's runtime).
+    pending: Mutex<Option<CompleterTask>>,
+}
+
+type CompletionRequest = (i64, i32, tokio::sync::oneshot::Sender<bool>);
+
+struct CompleterTask {
+    rx: tokio::sync::mpsc::UnboundedReceiver<CompletionRequest>,
+    pool: Pool,
+    mode: statements::StatementMode,
+    worker_id: String,
 }
 
 impl Completer {
     fn new(pool: Pool, mode: statements::StatementMode, worker_id: String) -> Self {
-        let (tx, mut rx) =
-            tokio::sync::mpsc::unbounded_channel::<(i64, i32, tokio::sync::oneshot::Sender<bool>)>(
-            );
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        Completer {
+            tx,
+            pending: Mutex::new(Some(CompleterTask {
+                rx,
+                pool,
+                mode,
+                worker_id,
+            })),
+        }
+    }
+
+    /// Spawns the flushing task (once). It ends when the worker, and with it
+    /// every sender, is gone.
+    fn start(&self) {
+        let task = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let Some(CompleterTask {
+            mut rx,
+            pool,
+            mode,
+            worker_id,
+        }) = task
+        else {
+            return;
+        };
         tokio::spawn(async move {
             let mut batch = Vec::new();
             while rx.recv_many(&mut batch, 2000).await > 0 {
@@ -834,7 +873,6 @@ impl Completer {
                 }
             }
         });
-        Completer { tx }
     }
 
     async fn complete(&self, id: i64, attempt: i32) -> Result<(), Failure> {
