@@ -142,6 +142,40 @@ impl DbUrl {
     }
 }
 
+/// A pooled connection in the middle of something (a transaction): if this
+/// guard is dropped before [`Unfinished::finish`] — an error, a timeout, an
+/// aborted task — the connection is detached from the pool and closed, so
+/// the server rolls back and no half-done transaction (nor its role and
+/// context) reaches the next user of the pool.
+pub(crate) struct Unfinished(Option<deadpool_postgres::Object>);
+
+impl Unfinished {
+    pub(crate) fn new(conn: deadpool_postgres::Object) -> Self {
+        Unfinished(Some(conn))
+    }
+
+    /// The connection. Present until `finish` consumes the guard.
+    pub(crate) fn conn(&self) -> &deadpool_postgres::Object {
+        match &self.0 {
+            Some(c) => c,
+            None => unreachable!("Unfinished used after finish"),
+        }
+    }
+
+    /// The work is done and the connection is clean: hand it back.
+    pub(crate) fn finish(mut self) -> Option<deadpool_postgres::Object> {
+        self.0.take()
+    }
+}
+
+impl Drop for Unfinished {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take() {
+            drop(deadpool_postgres::Object::take(conn));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

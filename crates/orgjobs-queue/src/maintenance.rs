@@ -104,16 +104,20 @@ impl Maintenance {
     }
 
     async fn enqueue_due(&self, p: &Periodic) -> Result<(), DbError> {
-        let conn = self.conn("enqueueing periodic jobs").await?;
+        // If this task is stopped mid-transaction, the guard closes the
+        // connection (the server rolls back and frees the row lock) rather
+        // than returning it to the pool inside the transaction.
+        let guard = crate::db::Unfinished::new(self.conn("enqueueing periodic jobs").await?);
+        let conn = guard.conn();
         let q = |e: tokio_postgres::Error| DbError::query("enqueueing a periodic job", e);
         conn.batch_execute("BEGIN").await.map_err(q)?;
         let result = async {
             let name = p.name();
             let now = Utc::now();
             let rows = statements::query(
-                &conn,
+                conn,
                 self.mode,
-                "SELECT last_occurrence FROM orgjobs.periodic WHERE name = $1 FOR UPDATE",
+                "SELECT last_occurrence FROM orgjobs.periodic WHERE name = $1 FOR UPDATE NOWAIT",
                 &[(&name, Type::TEXT)],
             )
             .await?;
@@ -122,7 +126,7 @@ impl Maintenance {
                 // occurrence without enqueueing it.
                 let start = p.latest_before(now).unwrap_or(now);
                 statements::query(
-                    &conn,
+                    conn,
                     self.mode,
                     "INSERT INTO orgjobs.periodic (name, last_occurrence) VALUES ($1, $2)
                      ON CONFLICT (name) DO NOTHING",
@@ -136,7 +140,7 @@ impl Maintenance {
                 return Ok(None);
             };
             statements::query(
-                &conn,
+                conn,
                 self.mode,
                 "UPDATE orgjobs.periodic SET last_occurrence = $2 WHERE name = $1",
                 &[(&name, Type::TEXT), (&due, Type::TIMESTAMPTZ)],
@@ -146,7 +150,7 @@ impl Maintenance {
             // and a second job for it could not wait beside the first.
             let key = format!("periodic:{}:{}", p.kind, due.to_rfc3339());
             let rows = statements::query(
-                &conn,
+                conn,
                 self.mode,
                 "SELECT orgjobs.add_job($1, NULL, $2, unique_key => $3)",
                 &[
@@ -162,13 +166,16 @@ impl Maintenance {
         match result {
             Ok(enqueued) => {
                 conn.batch_execute("COMMIT").await.map_err(q)?;
+                drop(guard.finish());
                 if let Some((due, id)) = enqueued {
                     info!(event = "periodic_enqueued", kind = %p.kind, occurrence = %due, job_id = id);
                 }
                 Ok(())
             }
             Err(e) => {
-                let _ = conn.batch_execute("ROLLBACK").await;
+                if conn.batch_execute("ROLLBACK").await.is_ok() {
+                    drop(guard.finish());
+                }
                 Err(DbError::Pool {
                     what: "enqueueing a periodic job",
                     reason: PgErr(&e).to_string(),

@@ -28,6 +28,7 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
 use uuid::Uuid;
 
+use crate::db::Unfinished;
 use crate::error::{DbError, PgErr};
 use crate::statements::{self, StatementMode, Typed};
 
@@ -159,6 +160,11 @@ async fn open(
     first: &str,
     params: &[String],
 ) -> Result<Object, DbError> {
+    // Dropped before the end (an error, or this future dropped by a timeout
+    // or shutdown), the guard closes the connection instead of returning it
+    // to the pool mid-transaction.
+    let guard = Unfinished::new(conn);
+    let conn = guard.conn();
     let typed: Vec<Typed<'_>> = params
         .iter()
         .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
@@ -166,7 +172,7 @@ async fn open(
     // Polled together, BEGIN and the context statement share one flight;
     // the driver sends them in this order.
     let res = match mode {
-        StatementMode::Cached => match statements::prepare_typed(&conn, first, &typed).await {
+        StatementMode::Cached => match statements::prepare_typed(conn, first, &typed).await {
             Ok(stmt) => {
                 let values = statements::values(&typed);
                 let (began, set) =
@@ -182,11 +188,11 @@ async fn open(
         }
     };
     match res {
-        Ok(()) => Ok(conn),
-        Err(e) => {
-            drop(Object::take(conn));
-            Err(DbError::query("beginning the job transaction", e))
-        }
+        Ok(()) => guard.finish().ok_or_else(|| DbError::Pool {
+            what: "beginning the job transaction",
+            reason: "connection lost".to_owned(),
+        }),
+        Err(e) => Err(DbError::query("beginning the job transaction", e)),
     }
 }
 
@@ -298,13 +304,13 @@ impl ScopedTx {
 
     /// Commits, returning the connection.
     pub(crate) async fn commit(mut self) -> Result<Object, DbError> {
-        let conn = self.take_conn()?;
-        match conn.batch_execute("COMMIT").await {
-            Ok(()) => Ok(conn),
-            Err(e) => {
-                drop(Object::take(conn));
-                Err(DbError::query("committing the job transaction", e))
-            }
+        let guard = Unfinished::new(self.take_conn()?);
+        match guard.conn().batch_execute("COMMIT").await {
+            Ok(()) => guard.finish().ok_or_else(|| DbError::Pool {
+                what: "committing the job transaction",
+                reason: "connection lost".to_owned(),
+            }),
+            Err(e) => Err(DbError::query("committing the job transaction", e)),
         }
     }
 
@@ -313,35 +319,28 @@ impl ScopedTx {
         let Some(conn) = self.conn.take() else {
             return Ok(None);
         };
-        match conn.batch_execute("ROLLBACK").await {
-            Ok(()) => Ok(Some(conn)),
-            Err(e) => {
-                drop(Object::take(conn));
-                Err(DbError::query("rolling back the job transaction", e))
-            }
+        let guard = Unfinished::new(conn);
+        match guard.conn().batch_execute("ROLLBACK").await {
+            Ok(()) => Ok(guard.finish()),
+            Err(e) => Err(DbError::query("rolling back the job transaction", e)),
         }
     }
 
-    /// Rolls back after a handler was interrupted (timeout, shutdown):
-    /// cancels whatever statement may still run, then rolls back; if that
-    /// does not succeed promptly the connection is discarded instead.
+    /// Ends a transaction whose handler was interrupted (timeout): cancels
+    /// whatever statement may still run, then closes the connection (the
+    /// server rolls back). A late cancel can thus never hit the next user
+    /// of a pooled connection.
     pub(crate) async fn abort(mut self) {
         let Some(conn) = self.conn.take() else {
             return;
         };
-        let _ = conn
+        let guard = Unfinished::new(conn);
+        let _ = guard
+            .conn()
             .cancel_token()
             .cancel_query(tokio_postgres::NoTls)
             .await;
-        match tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            conn.batch_execute("ROLLBACK"),
-        )
-        .await
-        {
-            Ok(Ok(())) => drop(conn),
-            _ => drop(Object::take(conn)),
-        }
+        drop(guard);
     }
 
     /// Runs `SELECT orgjobs.complete_job(id, attempt)` and `COMMIT` in one
@@ -359,16 +358,14 @@ impl ScopedTx {
         let Some(conn) = self.conn.take() else {
             return Ok(None);
         };
+        let guard = Unfinished::new(conn);
+        let conn = guard.conn();
         let params: [Typed<'_>; 2] = [(&job_id, Type::INT8), (&attempt, Type::INT4)];
         let (done, committed) = match self.mode {
             StatementMode::Cached => {
-                let stmt = match statements::prepare_typed(&conn, COMPLETE, &params).await {
-                    Ok(s) => s,
-                    Err(e) => {
-                        drop(Object::take(conn));
-                        return Err(DbError::query("preparing job completion", e));
-                    }
-                };
+                let stmt = statements::prepare_typed(conn, COMPLETE, &params)
+                    .await
+                    .map_err(|e| DbError::query("preparing job completion", e))?;
                 let values = statements::values(&params);
                 let (done, committed) =
                     tokio::join!(conn.query(&stmt, &values), conn.batch_execute("COMMIT"));
@@ -383,17 +380,14 @@ impl ScopedTx {
             }
         };
         match (done, committed) {
-            (Ok(()), Ok(())) => Ok(Some(conn)),
+            (Ok(()), Ok(())) => Ok(guard.finish()),
             (Err(e), Ok(())) => {
                 // COMMIT of an aborted transaction rolled back; the
                 // connection is clean and goes back to the pool.
-                drop(conn);
+                drop(guard.finish());
                 Err(DbError::query("completing the job", e))
             }
-            (_, Err(e)) => {
-                drop(Object::take(conn));
-                Err(DbError::query("committing the job transaction", e))
-            }
+            (_, Err(e)) => Err(DbError::query("committing the job transaction", e)),
         }
     }
 

@@ -513,7 +513,9 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
             continue;
         }
         let lease = ctx.config.lease.as_secs_f64();
-        let result = async {
+        // Bounded: a stalled renewal must not outlive the next one (the
+        // leases would expire while the jobs run).
+        let result = tokio::time::timeout(every, async {
             let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
             statements::query(
                 &conn,
@@ -528,8 +530,9 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
             )
             .await
             .map_err(|e| PgErr(&e).to_string())
-        }
-        .await;
+        })
+        .await
+        .unwrap_or_else(|_| Err("lease renewal timed out".to_owned()));
         match result {
             Ok(rows) => {
                 let running = ctx.running();
@@ -617,8 +620,17 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
                     (&ctx.config.org_concurrency, Type::INT4),
                 ],
             )
-            .await
-            .map_err(|e| DbError::query("claiming jobs", e))?;
+            .await;
+            let rows = match rows {
+                Ok(rows) => rows,
+                // Jobs of an earlier pass are claimed (committed as
+                // running): run them rather than leave them to the rescuer.
+                Err(e) if !jobs.is_empty() => {
+                    warn!(event = "claim_failed", error = %PgErr(&e));
+                    break;
+                }
+                Err(e) => return Err(DbError::query("claiming jobs", e)),
+            };
             let got = rows.len();
             let reached_end = rows
                 .first()
@@ -844,30 +856,37 @@ impl Completer {
             while rx.recv_many(&mut batch, 2000).await > 0 {
                 let ids: Vec<i64> = batch.iter().map(|(id, _, _)| *id).collect();
                 let attempts: Vec<i32> = batch.iter().map(|(_, a, _)| *a).collect();
-                let done: std::collections::HashSet<i64> = match pool.get().await {
-                    Ok(conn) => match statements::query(
-                        &conn,
-                        mode,
-                        COMPLETE_BATCH_SQL,
-                        &[
-                            (&ids, Type::INT8_ARRAY),
-                            (&attempts, Type::INT4_ARRAY),
-                            (&worker_id, Type::TEXT),
-                        ],
-                    )
-                    .await
-                    {
-                        Ok(rows) => rows.iter().map(|r| r.get(0)).collect(),
-                        Err(e) => {
-                            warn!(event = "batch_completion_failed", error = %PgErr(&e), jobs = ids.len());
-                            Default::default()
+                // A failed statement is retried (the jobs keep their leases
+                // meanwhile); only what a successful statement did not
+                // complete is reported lost.
+                let mut done = std::collections::HashSet::new();
+                for attempt in 0..5u32 {
+                    let result = match pool.get().await {
+                        Ok(conn) => statements::query(
+                            &conn,
+                            mode,
+                            COMPLETE_BATCH_SQL,
+                            &[
+                                (&ids, Type::INT8_ARRAY),
+                                (&attempts, Type::INT4_ARRAY),
+                                (&worker_id, Type::TEXT),
+                            ],
+                        )
+                        .await
+                        .map_err(|e| PgErr(&e).to_string()),
+                        Err(e) => Err(e.to_string()),
+                    };
+                    match result {
+                        Ok(rows) => {
+                            done = rows.iter().map(|r| r.get::<_, i64>(0)).collect();
+                            break;
                         }
-                    },
-                    Err(e) => {
-                        warn!(event = "batch_completion_failed", error = %e, jobs = ids.len());
-                        Default::default()
+                        Err(e) => {
+                            warn!(event = "batch_completion_failed", error = %e, jobs = ids.len(), attempt);
+                            tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+                        }
                     }
-                };
+                }
                 for (id, _, reply) in batch.drain(..) {
                     let _ = reply.send(done.contains(&id));
                 }
