@@ -100,7 +100,6 @@ async fn startup_check_refuses_a_table_without_force() {
         err.contains("tickets: row-level security is not forced"),
         "{err}"
     );
-    // The worker claimed nothing.
 }
 
 #[tokio::test]

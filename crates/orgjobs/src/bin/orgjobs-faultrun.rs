@@ -135,22 +135,44 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     // workers' concern); the probes run through tenant transactions.
     let per_org = args.jobs.div_ceil(args.orgs);
     let setup = Instant::now();
+    let (orgs, per_org, jobs) = (
+        i32::try_from(args.orgs)?,
+        i32::try_from(per_org)?,
+        i64::try_from(args.jobs)?,
+    );
+    let setup_err = |e: tokio_postgres::Error| anyhow::anyhow!("setting up: {}", PgErr(&e));
+    // $1 organizations, $2 tickets per organization, $3 jobs in all.
     client
-        .batch_execute(&format!(
+        .execute(
             "INSERT INTO organizations (id, name)
-               SELECT gen_random_uuid(), 'org ' || g FROM generate_series(1, {orgs}) g;
-             INSERT INTO tickets (organization_id, subject)
-               SELECT o.id, 'probe' FROM organizations o, generate_series(1, {per_org});
-             DELETE FROM tickets WHERE ctid IN (SELECT ctid FROM tickets OFFSET {jobs});
-             INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+             SELECT gen_random_uuid(), 'org ' || g FROM generate_series(1, $1::int) g",
+            &[&orgs],
+        )
+        .await
+        .map_err(setup_err)?;
+    client
+        .execute(
+            "INSERT INTO tickets (organization_id, subject)
+             SELECT o.id, 'probe' FROM organizations o, generate_series(1, $1::int)",
+            &[&per_org],
+        )
+        .await
+        .map_err(setup_err)?;
+    client
+        .execute(
+            "DELETE FROM tickets WHERE ctid IN (SELECT ctid FROM tickets OFFSET $1::bigint)",
+            &[&jobs],
+        )
+        .await
+        .map_err(setup_err)?;
+    client
+        .batch_execute(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, payload)
                SELECT 'FAULT_PROBE', organization_id, jsonb_build_object('ticket_id', id) FROM tickets;
              ANALYZE orgjobs.jobs; ANALYZE tickets;",
-            orgs = args.orgs,
-            per_org = per_org,
-            jobs = args.jobs,
-        ))
+        )
         .await
-        .map_err(|e| anyhow::anyhow!("setting up: {}", PgErr(&e)))?;
+        .map_err(setup_err)?;
     let total = count(&client, "SELECT count(*) FROM orgjobs.jobs").await?;
     println!(
         "set up {total} FAULT_PROBE jobs over {} organizations in {:.1} s",
