@@ -8,6 +8,7 @@ mod demo;
 pub mod http;
 mod ops;
 pub mod probe;
+pub mod scratch;
 mod telemetry;
 
 use std::process::ExitCode;

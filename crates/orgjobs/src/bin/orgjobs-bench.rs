@@ -190,37 +190,16 @@ impl Bench {
         suffix: &str,
     ) -> anyhow::Result<(DbUrl, orgjobs_queue::tokio_postgres::Client)> {
         let name = format!("{}_{suffix}", self.base.dbname().unwrap_or("orgjobs_bench"));
-        let admin = self.base.with_dbname("postgres").connect().await?;
-        for sql in [
-            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-            "SELECT format('CREATE DATABASE %I', $1::text)",
-        ] {
-            let stmt: String = admin.query_one(sql, &[&name]).await?.get(0);
-            admin
-                .batch_execute(&stmt)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", PgErr(&e)))?;
-        }
         let url = self.base.with_dbname(&name);
+        orgjobs::scratch::recreate_database(&url).await?;
         let mut client = url.connect().await?;
         migrate(&mut client, QUEUE_MIGRATIONS).await?;
         Ok((url, client))
     }
 
     async fn drop_db(&self, url: &DbUrl) {
-        if let (Ok(admin), Some(name)) = (
-            self.base.with_dbname("postgres").connect().await,
-            url.dbname(),
-        ) {
-            if let Ok(row) = admin
-                .query_one(
-                    "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-                    &[&name],
-                )
-                .await
-            {
-                let _ = admin.batch_execute(&row.get::<_, String>(0)).await;
-            }
+        if let Err(e) = orgjobs::scratch::drop_database(url).await {
+            eprintln!("warning: {e:#}");
         }
     }
 

@@ -108,21 +108,7 @@ async fn count(client: &tokio_postgres::Client, sql: &str) -> anyhow::Result<i64
 
 async fn run(args: Args) -> anyhow::Result<bool> {
     let db = DbUrl::parse(&args.database_url)?;
-    let name = db
-        .dbname()
-        .context("the URL must name a database")?
-        .to_owned();
-    let admin = db.with_dbname("postgres").connect().await?;
-    for sql in [
-        "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-        "SELECT format('CREATE DATABASE %I', $1::text)",
-    ] {
-        let stmt: String = admin.query_one(sql, &[&name]).await?.get(0);
-        admin
-            .batch_execute(&stmt)
-            .await
-            .map_err(|e| anyhow::anyhow!("{}", PgErr(&e)))?;
-    }
+    orgjobs::scratch::recreate_database(&db).await?;
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
     orgjobs_helpdesk::registry(&Metrics::new())
@@ -304,14 +290,9 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     );
     let ok = lost == 0 && duplicated == 0 && missing == 0 && kills_done == args.kills;
     println!("result               {}", if ok { "PASS" } else { "FAIL" });
-    let stmt: String = admin
-        .query_one(
-            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-            &[&name],
-        )
-        .await?
-        .get(0);
     drop(client);
-    let _ = admin.batch_execute(&stmt).await;
+    if let Err(e) = orgjobs::scratch::drop_database(&db).await {
+        eprintln!("warning: {e:#}");
+    }
     Ok(ok)
 }
