@@ -576,10 +576,13 @@ fn reap(summary: &mut RunSummary, res: Result<Outcome, tokio::task::JoinError>) 
 const GLOBAL_KEY: Uuid = Uuid::max();
 
 async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
-    let conn = ctx.pool.get().await.map_err(|e| DbError::Pool {
+    // An early return (an error) closes the connection rather than handing
+    // it back, possibly inside the claim transaction.
+    let guard = crate::db::Unfinished::new(ctx.pool.get().await.map_err(|e| DbError::Pool {
         what: "claiming jobs",
         reason: e.to_string(),
-    })?;
+    })?);
+    let conn = guard.conn();
     let lease = ctx.config.lease.as_secs_f64();
     let mut jobs = Vec::new();
     if !ctx.config.fair {
@@ -598,6 +601,17 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
         .map_err(|e| DbError::query("claiming jobs", e))?;
         jobs.extend(rows.iter().map(claimed));
     } else {
+        // With a per-organization limit, claims of all workers take turns
+        // under one advisory lock, inside a transaction: the claim's
+        // snapshot is then taken after the previous claim committed, so its
+        // count of running jobs includes that claim's (a single statement's
+        // snapshot would predate it and let two workers overfill a limit).
+        let limited = ctx.config.org_concurrency.is_some();
+        if limited {
+            conn.batch_execute("BEGIN; SELECT pg_advisory_xact_lock(28522, 0)")
+                .await
+                .map_err(|e| DbError::query("taking the claim lock", e))?;
+        }
         // Up to three passes: a pass that comes back short has reached the
         // last organization (the next starts over from the first) or the
         // end of the most urgent priority (the next takes the following).
@@ -655,6 +669,12 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
             }
         }
     }
+    if ctx.config.fair && ctx.config.org_concurrency.is_some() {
+        conn.batch_execute("COMMIT")
+            .await
+            .map_err(|e| DbError::query("committing the claim", e))?;
+    }
+    drop(guard.finish());
     // UPDATE ... RETURNING has no order; start jobs in claim order.
     jobs.sort_by_key(|(prio, j)| (*prio, j.id));
     Ok(jobs.into_iter().map(|(_, j)| j).collect())
