@@ -588,7 +588,7 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
     if !ctx.config.fair {
         let want = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = statements::query(
-            &conn,
+            conn,
             ctx.config.session.statements,
             CLAIM_SQL,
             &[
@@ -623,7 +623,7 @@ async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
             let cursor = *ctx.cursor.lock().unwrap_or_else(|p| p.into_inner());
             let want_i = i64::try_from(want).unwrap_or(i64::MAX);
             let rows = statements::query(
-                &conn,
+                conn,
                 ctx.config.session.statements,
                 CLAIM_FAIR_SQL,
                 &[
