@@ -5,8 +5,11 @@
 //! runs in a [`TenantTx`](orgjobs_queue::TenantTx) and so sees one
 //! organization's rows only.
 
+pub mod classify;
 mod fanout;
+pub mod llm;
 mod organizations;
+pub mod sla_model;
 mod snapshot;
 
 use orgjobs_queue::{
