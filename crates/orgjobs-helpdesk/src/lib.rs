@@ -7,24 +7,43 @@
 
 pub mod classify;
 mod fanout;
+pub mod import;
+pub mod kb;
 pub mod llm;
 mod organizations;
+pub mod reply;
+pub mod sla;
 pub mod sla_model;
 mod snapshot;
+pub mod tickets;
+pub mod triage;
 
 use orgjobs_queue::{
     Cleanup, Metrics, Migration, MigrationJob, QUEUE_MIGRATIONS, Registry, SystemMetrics,
 };
 
 pub use fanout::MetricsSnapshotAll;
-pub use organizations::{NewTicket, create_organization, insert_agent, insert_ticket};
+pub use kb::{KbSuggest, RagIndex};
+pub use organizations::{
+    NewTicket, SlaPolicy, create_organization, default_sla_policies, insert_agent, insert_ticket,
+    merge_settings, set_sla_policies,
+};
+pub use reply::SmartReply;
+pub use sla::SlaPredict;
 pub use snapshot::{METRICS_SNAPSHOT, MetricsSnapshot, Snapshot, SnapshotPayload, latest_snapshot};
+pub use triage::TriageTicket;
 
 /// The helpdesk's own migrations (applied after the queue's).
-pub const HELPDESK_MIGRATIONS: &[Migration] = &[Migration {
-    name: "helpdesk/0001_helpdesk",
-    sql: include_str!("../migrations/0001_helpdesk.sql"),
-}];
+pub const HELPDESK_MIGRATIONS: &[Migration] = &[
+    Migration {
+        name: "helpdesk/0001_helpdesk",
+        sql: include_str!("../migrations/0001_helpdesk.sql"),
+    },
+    Migration {
+        name: "helpdesk/0002_knowledge_sla_ai",
+        sql: include_str!("../migrations/0002_knowledge_sla_ai.sql"),
+    },
+];
 
 /// Every migration of the application, in order: the queue's, then the
 /// helpdesk's.
@@ -36,11 +55,33 @@ pub fn migrations() -> Vec<Migration> {
         .collect()
 }
 
+/// How the helpdesk's handlers are set up.
+#[derive(Clone, Debug, Default)]
+pub struct HelpdeskOptions {
+    /// The OpenAI-compatible endpoint `SMART_REPLY` drafts with; `None`:
+    /// the offline composer.
+    pub llm: Option<llm::LlmClient>,
+}
+
 /// Every job kind the helpdesk worker runs: the tenant kinds of this crate
-/// and the queue's global kinds.
+/// and the queue's global kinds, with the offline reply composer.
 pub fn registry(metrics: &Metrics) -> Registry {
+    registry_with(metrics, &HelpdeskOptions::default())
+}
+
+/// [`registry`], with `options`.
+pub fn registry_with(metrics: &Metrics, options: &HelpdeskOptions) -> Registry {
+    let reply = match &options.llm {
+        Some(client) => SmartReply::with_llm(client.clone()),
+        None => SmartReply::offline(),
+    };
     let base = Registry::new()
         .tenant(MetricsSnapshot)
+        .tenant(TriageTicket::new())
+        .tenant(KbSuggest)
+        .tenant(reply)
+        .tenant(SlaPredict)
+        .tenant(RagIndex)
         .global(MetricsSnapshotAll)
         .global(Cleanup::default())
         .global(MigrationJob::new(migrations()));

@@ -82,3 +82,61 @@ pub async fn insert_ticket(tx: &TenantTx, t: &NewTicket) -> Result<Uuid, TxError
         .await?;
     Ok(row.get(0))
 }
+
+/// An SLA policy: targets for one priority, in minutes from creation.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SlaPolicy {
+    /// `low|normal|high|urgent`.
+    pub priority: String,
+    /// First-response target.
+    pub first_response_minutes: i32,
+    /// Resolution target.
+    pub resolution_minutes: i32,
+}
+
+/// The policies a new organization starts with (the same targets
+/// [`crate::sla::Policy::default_for`] assumes where a policy is missing).
+pub fn default_sla_policies() -> Vec<SlaPolicy> {
+    [
+        ("urgent", 60, 480),
+        ("high", 240, 1440),
+        ("normal", 480, 4320),
+        ("low", 1440, 10080),
+    ]
+    .into_iter()
+    .map(|(p, f, r)| SlaPolicy {
+        priority: p.to_owned(),
+        first_response_minutes: f,
+        resolution_minutes: r,
+    })
+    .collect()
+}
+
+/// Sets (inserting or replacing) `tx`'s organization's SLA policies.
+pub async fn set_sla_policies(tx: &TenantTx, policies: &[SlaPolicy]) -> Result<(), TxError> {
+    for p in policies {
+        // $1 organization, $2 priority, $3/$4 targets in minutes.
+        tx.execute(
+            "INSERT INTO public.sla_policies (organization_id, priority, first_response_minutes, resolution_minutes)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (organization_id, priority) DO UPDATE
+                 SET first_response_minutes = EXCLUDED.first_response_minutes,
+                     resolution_minutes = EXCLUDED.resolution_minutes, updated_at = now()",
+            &[&tx.org_id(), &p.priority, &p.first_response_minutes, &p.resolution_minutes],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Merges `settings` (a JSON object) into `tx`'s organization's settings.
+pub async fn merge_settings(tx: &TenantTx, settings: &serde_json::Value) -> Result<(), TxError> {
+    // $1 organization, $2 the keys to set.
+    tx.execute(
+        "UPDATE public.organizations SET settings = settings || $2 WHERE id = $1",
+        &[&tx.org_id(), settings],
+    )
+    .await?;
+    Ok(())
+}

@@ -2,10 +2,12 @@
 //! computed from that organization's tickets and agents alone (RLS sees to
 //! it: the statement has no organization filter of its own).
 //!
-//! SLA compliance, until SLA policies exist, uses fixed first-response
-//! targets by priority (urgent 1 h, high 4 h, normal 8 h, low 24 h): the
-//! share of tickets whose first response came within target, among tickets
-//! that have a first response or whose target has passed.
+//! SLA compliance comes from the organization's SLA policies (per
+//! priority; a priority without a policy uses [`crate::sla::Policy::default_for`]):
+//! among tickets whose outcome is decided — resolved, or a target already
+//! missed — the share that met both the first-response and the resolution
+//! target. A ticket resolved without a recorded first response counts its
+//! resolution as the response.
 
 use std::collections::BTreeMap;
 
@@ -27,17 +29,27 @@ pub struct SnapshotPayload {}
 
 const SNAPSHOT_SQL: &str = "
 WITH t AS (
-    SELECT status, priority, assigned_to, created_at,
-           extract(epoch FROM first_response_at - created_at)::float8 AS frt,
-           extract(epoch FROM resolved_at - created_at)::float8 AS ttr,
-           CASE priority WHEN 'urgent' THEN 3600 WHEN 'high' THEN 14400
-                         WHEN 'normal' THEN 28800 ELSE 86400 END AS frt_target
-    FROM public.tickets
-), sla AS (
-    SELECT count(*) FILTER (WHERE frt IS NOT NULL AND frt <= frt_target) AS met,
-           count(*) FILTER (WHERE frt IS NOT NULL
-                               OR now() > created_at + make_interval(secs => frt_target)) AS due
+    SELECT tk.status, tk.priority, tk.assigned_to, tk.created_at,
+           extract(epoch FROM tk.first_response_at - tk.created_at)::float8 AS frt,
+           extract(epoch FROM tk.resolved_at - tk.created_at)::float8 AS ttr,
+           extract(epoch FROM now() - tk.created_at)::float8 AS age,
+           coalesce(p.first_response_minutes,
+                    CASE tk.priority WHEN 'urgent' THEN 60 WHEN 'high' THEN 240
+                                     WHEN 'normal' THEN 480 ELSE 1440 END) * 60.0 AS frt_target,
+           coalesce(p.resolution_minutes,
+                    CASE tk.priority WHEN 'urgent' THEN 480 WHEN 'high' THEN 1440
+                                     WHEN 'normal' THEN 4320 ELSE 10080 END) * 60.0 AS ttr_target
+    FROM public.tickets tk
+    LEFT JOIN public.sla_policies p ON p.priority = tk.priority
+), judged AS (
+    SELECT ttr IS NOT NULL AS resolved,
+           coalesce(coalesce(frt, ttr) > frt_target, age > frt_target)
+           OR coalesce(ttr > ttr_target, age > ttr_target) AS breached
     FROM t
+), sla AS (
+    SELECT count(*) FILTER (WHERE resolved AND NOT breached) AS met,
+           count(*) FILTER (WHERE resolved OR breached) AS due
+    FROM judged
 )
 INSERT INTO public.metrics_snapshots
     (organization_id, tickets_by_status, tickets_by_priority, frt_p50, frt_p95,
