@@ -55,6 +55,48 @@ pub enum Command {
     /// Queue-wide information.
     #[command(subcommand)]
     Queue(QueueCommand),
+    /// Create or list organizations.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Load tickets and knowledge-base articles from a JSON Lines file into
+    /// one organization (idempotent on external_id); enqueues their jobs.
+    Import(ImportArgs),
+    /// Measure triage, knowledge-base suggestions and SLA prediction on the
+    /// labelled organizations bundled with orgjobs (a scratch database).
+    Eval(EvalArgs),
+}
+
+/// `orgjobs org ...`
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization (with default SLA policies) and print its id.
+    Create {
+        /// Its name.
+        name: String,
+    },
+    /// List organizations: id, active, name.
+    List,
+}
+
+/// Options of `orgjobs import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The organization to load into (see `orgjobs org create`).
+    #[arg(long, value_parser = parse_org)]
+    pub org: Uuid,
+    /// JSON Lines file: one {"type":"ticket",...} or {"type":"article",...} per line.
+    pub file: std::path::PathBuf,
+}
+
+/// Options of `orgjobs eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the scratch database (orgjobs_eval_<pid>) for inspection.
+    #[arg(long)]
+    pub keep_db: bool,
 }
 
 /// `orgjobs jobs ...`
@@ -229,9 +271,9 @@ pub struct ProofArgs {
 /// Options of `orgjobs demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// Organizations to create.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(2..=50))]
-    pub orgs: u16,
+    /// Worker tasks.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 pub(crate) fn parse_org(s: &str) -> Result<Uuid, String> {
@@ -274,6 +316,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(ref args) => crate::demo::run(&cli.database_url, args).await,
         Command::Jobs(ref cmd) => crate::ops::jobs(&cli.database_url, cmd).await,
         Command::Queue(ref cmd) => crate::ops::queue(&cli.database_url, cmd).await,
+        Command::Org(OrgCommand::Create { ref name }) => {
+            crate::tenants::cmd_org_create(&cli.database_url, name).await
+        }
+        Command::Org(OrgCommand::List) => crate::tenants::cmd_org_list(&cli.database_url).await,
+        Command::Import(ref args) => {
+            crate::tenants::cmd_import(&cli.database_url, args.org, &args.file).await
+        }
+        Command::Eval(ref args) => crate::eval::run(&cli.database_url, args).await,
     }
 }
 
@@ -303,7 +353,7 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         .map_or(concurrency.min(32) + 2, usize::from);
     let pool = db.pool(connections).await?;
     let metrics = Metrics::new();
-    let registry = Arc::new(crate::registry(&metrics));
+    let registry = Arc::new(crate::worker_registry(&metrics)?);
     if let Some(addr) = args.metrics_addr {
         crate::http::serve(addr, metrics.clone()).await?;
     }

@@ -4,12 +4,15 @@
 //! same call.
 
 pub mod cli;
+mod dataset;
 mod demo;
+mod eval;
 pub mod http;
 mod ops;
 pub mod probe;
 pub mod scratch;
 mod telemetry;
+mod tenants;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;
@@ -22,9 +25,29 @@ pub type Extend = fn(Registry) -> Registry;
 
 static EXTEND: OnceLock<Extend> = OnceLock::new();
 
-/// Every kind this process runs: the helpdesk's, plus any extension.
+/// Every kind this process runs: the helpdesk's (replies by the offline
+/// composer), plus any extension.
 pub fn registry(metrics: &Metrics) -> Registry {
-    let base = orgjobs_helpdesk::registry(metrics);
+    extended(orgjobs_helpdesk::registry(metrics))
+}
+
+/// [`registry`] for a process that runs jobs: `SMART_REPLY` drafts with
+/// the OpenAI-compatible endpoint `ORGJOBS_LLM_URL` names, if any
+/// (`ORGJOBS_LLM_MODEL`, `ORGJOBS_LLM_API_KEY`, `ORGJOBS_LLM_TIMEOUT_SECS`).
+pub fn worker_registry(metrics: &Metrics) -> anyhow::Result<Registry> {
+    let llm = match orgjobs_helpdesk::llm::LlmConfig::from_env()? {
+        Some(config) => {
+            let client = orgjobs_helpdesk::llm::LlmClient::new(config)?;
+            tracing::info!(event = "llm_configured", model = client.model());
+            Some(client)
+        }
+        None => None,
+    };
+    let options = orgjobs_helpdesk::HelpdeskOptions { llm };
+    Ok(extended(orgjobs_helpdesk::registry_with(metrics, &options)))
+}
+
+fn extended(base: Registry) -> Registry {
     match EXTEND.get() {
         Some(extend) => extend(base),
         None => base,

@@ -286,7 +286,24 @@ pub async fn seed_org_tickets(pool: &Pool, name: &str, n: usize) -> (Uuid, Vec<U
         ids.push(id);
     }
     drop(tx.commit().await.expect("commit"));
+    forget_fixture_jobs(pool, org).await;
     (org, ids)
+}
+
+/// Tickets created as fixtures enqueue their helpdesk jobs (triage, KB,
+/// SLA) like any others; the tests here count only their own jobs, so those
+/// go (as the login, which owns the queue's tables).
+pub async fn forget_fixture_jobs(pool: &Pool, org: Uuid) {
+    pool.get()
+        .await
+        .expect("conn")
+        .execute(
+            "DELETE FROM orgjobs.jobs WHERE organization_id = $1
+             AND kind IN ('TRIAGE_TICKET', 'KB_SUGGEST', 'SLA_PREDICT')",
+            &[&org],
+        )
+        .await
+        .expect("forget fixture jobs");
 }
 
 /// The registry of the fault worker binary.
@@ -471,5 +488,6 @@ pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> 
         .expect("ticket");
     }
     drop(tx.commit().await.expect("commit"));
+    forget_fixture_jobs(pool, org).await;
     org
 }

@@ -1,0 +1,439 @@
+//! `orgjobs eval`: how good the helpdesk jobs are, measured on the bundled
+//! labelled organizations (see [`crate::dataset`]) in a scratch database.
+//!
+//! Each organization is imported with its held-out tickets stripped of
+//! their category; a worker then runs every job the import enqueued, the
+//! real handlers in the real database. Measured on the held-out tickets:
+//!
+//! - triage: category accuracy and macro-F1 of `TRIAGE_TICKET` against
+//!   always answering the training data's majority category and against the
+//!   rules alone; priority accuracy;
+//! - knowledge base: recall@1 and recall@3 of `KB_SUGGEST`, on tickets whose
+//!   answering article is known;
+//! - SLA: the Brier score of the breach probability, replayed through the
+//!   same code `SLA_PREDICT` runs, with each resolved held-out ticket
+//!   predicted at its creation from the history as it stood then (category
+//!   from its triage), against always predicting the training tickets'
+//!   breach rate.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use orgjobs_helpdesk::import::TicketRecord;
+use orgjobs_helpdesk::sla::{HistTicket, Policy, backlog_as_of, forecast_as_of, load_factor};
+use orgjobs_helpdesk::sla_model::brier;
+use orgjobs_helpdesk::triage::rules;
+use orgjobs_queue::{DbUrl, Metrics, SessionConfig, TenantTx, Worker, WorkerConfig, migrate};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::cli::EvalArgs;
+use crate::dataset::{OrgData, create_and_import, load};
+
+/// Accuracy and macro-F1 of one predictor.
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct Scores {
+    /// Share right.
+    pub accuracy: f64,
+    /// Mean over the true labels of per-label F1.
+    pub macro_f1: f64,
+}
+
+/// One organization's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrgEval {
+    /// Which.
+    pub organization: String,
+    /// Tickets used for training.
+    pub train: usize,
+    /// Tickets held out.
+    pub holdout: usize,
+    /// Distinct categories.
+    pub categories: usize,
+    /// `TRIAGE_TICKET`'s category.
+    pub triage: Scores,
+    /// Majority category of the training data.
+    pub majority: Scores,
+    /// Rules alone.
+    pub rules: Scores,
+    /// `TRIAGE_TICKET`'s priority accuracy.
+    pub priority_accuracy: f64,
+    /// The model that decided.
+    pub model: String,
+    /// Held-out tickets with a known answering article.
+    pub kb_tickets: usize,
+    /// Right article first.
+    pub recall_at_1: f64,
+    /// Right article in the top three.
+    pub recall_at_3: f64,
+    /// Resolved held-out tickets scored for SLA breach.
+    pub sla_tickets: usize,
+    /// Their breach rate.
+    pub breach_rate: f64,
+    /// Brier score of `SLA_PREDICT`'s probability.
+    pub brier: f64,
+    /// Brier score of always predicting the training breach rate.
+    pub brier_base_rate: f64,
+    /// Jobs the worker ran for this organization's import.
+    pub jobs: i64,
+}
+
+/// Accuracy and macro-F1 of `pred` against `truth`.
+pub fn scores(truth: &[&str], pred: &[Option<&str>]) -> Scores {
+    let n = truth.len().max(1) as f64;
+    let right = truth
+        .iter()
+        .zip(pred)
+        .filter(|(t, p)| p.as_deref() == Some(**t))
+        .count() as f64;
+    let labels: BTreeSet<&str> = truth.iter().copied().collect();
+    let mut f1_sum = 0.0;
+    for l in &labels {
+        let tp = truth
+            .iter()
+            .zip(pred)
+            .filter(|(t, p)| *t == l && p.as_deref() == Some(*l))
+            .count() as f64;
+        let fp = truth
+            .iter()
+            .zip(pred)
+            .filter(|(t, p)| *t != l && p.as_deref() == Some(*l))
+            .count() as f64;
+        let fn_ = truth
+            .iter()
+            .zip(pred)
+            .filter(|(t, p)| *t == l && p.as_deref() != Some(*l))
+            .count() as f64;
+        if tp > 0.0 {
+            f1_sum += 2.0 * tp / (2.0 * tp + fp + fn_);
+        }
+    }
+    Scores {
+        accuracy: right / n,
+        macro_f1: f1_sum / labels.len().max(1) as f64,
+    }
+}
+
+fn hist(t: &TicketRecord, category: Option<String>) -> HistTicket {
+    let resolved = t.resolved_at;
+    HistTicket {
+        category,
+        created_at: t.created_at.unwrap_or_default(),
+        first_response_at: t.first_response_at,
+        resolved_at: resolved,
+        ended_unknown: resolved.is_none()
+            && matches!(t.status.as_deref(), Some("resolved" | "closed")),
+    }
+}
+
+fn policy_of(data: &OrgData, priority: &str) -> Policy {
+    data.profile
+        .sla_policies
+        .iter()
+        .find(|p| p.priority == priority)
+        .map_or_else(
+            || Policy::default_for(priority),
+            |p| Policy::from_minutes(p.first_response_minutes, p.resolution_minutes),
+        )
+}
+
+/// Whether a finished ticket breached its policy.
+fn breached(t: &TicketRecord, policy: Policy) -> Option<bool> {
+    let created = t.created_at?;
+    let resolved = t.resolved_at?;
+    let secs = |at: DateTime<Utc>| (at - created).num_milliseconds() as f64 / 1000.0;
+    let frt = secs(t.first_response_at.unwrap_or(resolved));
+    Some(frt > policy.first_response || secs(resolved) > policy.resolution)
+}
+
+/// What the jobs stored for one organization, by ticket external id.
+struct Stored {
+    triage: HashMap<String, (Option<String>, String, String)>,
+    kb: HashMap<String, Vec<String>>,
+}
+
+async fn read_results(
+    pool: &orgjobs_queue::deadpool_postgres::Pool,
+    org: Uuid,
+) -> anyhow::Result<Stored> {
+    let conn = pool.get().await.context("connecting")?;
+    let tx = TenantTx::begin(conn, org, &SessionConfig::default()).await?;
+    let triage = tx
+        .query(
+            "SELECT t.external_id, a.category, a.priority, a.model
+             FROM public.ticket_ai_triage a JOIN public.tickets t ON t.id = a.ticket_id",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), (r.get(1), r.get(2), r.get(3))))
+        .collect();
+    let kb = tx
+        .query(
+            "SELECT t.external_id,
+                    ARRAY(SELECT s->>'external_id' FROM jsonb_array_elements(a.content->'suggestions') s)
+             FROM public.ai_suggestions a JOIN public.tickets t ON t.id = a.ticket_id
+             WHERE a.suggestion_type = 'kb'",
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    drop(tx.rollback().await?);
+    Ok(Stored { triage, kb })
+}
+
+fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
+    let holdout: Vec<&TicketRecord> = data.tickets.iter().filter(|t| data.is_holdout(t)).collect();
+    let train: Vec<&TicketRecord> = data
+        .tickets
+        .iter()
+        .filter(|t| !data.is_holdout(t))
+        .collect();
+    let ext = |t: &TicketRecord| t.external_id.clone().unwrap_or_default();
+    let truth: Vec<&str> = holdout
+        .iter()
+        .map(|t| t.category.as_deref().unwrap_or(""))
+        .collect();
+
+    // Triage as stored by the jobs.
+    let got = |t: &&TicketRecord| stored.triage.get(&ext(t));
+    let pred: Vec<Option<&str>> = holdout
+        .iter()
+        .map(|t| got(t).and_then(|g| g.0.as_deref()))
+        .collect();
+    let prio_right = holdout
+        .iter()
+        .filter(|t| got(t).is_some_and(|g| Some(g.1.as_str()) == t.priority.as_deref()))
+        .count();
+    let model = holdout
+        .iter()
+        .find_map(|t| got(t).map(|g| g.2.clone()))
+        .unwrap_or_default();
+
+    // Baselines from the training tickets.
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &train {
+        if let Some(c) = t.category.as_deref() {
+            *counts.entry(c).or_default() += 1;
+        }
+    }
+    let majority = counts
+        .iter()
+        .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
+        .map(|(c, _)| *c);
+    let categories: Vec<String> = counts.keys().map(|c| (*c).to_owned()).collect();
+    let keywords = serde_json::from_value(data.profile.settings["triage_keywords"].clone())
+        .unwrap_or_default();
+    let rule_preds: Vec<Option<String>> = holdout
+        .iter()
+        .map(|t| {
+            rules(
+                &format!("{}\n{}", t.subject, t.body),
+                &categories,
+                &keywords,
+            )
+            .category
+        })
+        .collect();
+
+    // Knowledge base.
+    let mut kb_n = 0usize;
+    let (mut at1, mut at3) = (0usize, 0usize);
+    for t in &holdout {
+        let Some(answer) = data.answer(t) else {
+            continue;
+        };
+        kb_n += 1;
+        let list = stored.kb.get(&ext(t)).cloned().unwrap_or_default();
+        at1 += usize::from(list.first().map(String::as_str) == Some(answer));
+        at3 += usize::from(list.iter().take(3).any(|a| a == answer));
+    }
+
+    // SLA, replayed at each held-out ticket's creation.
+    let all: Vec<(String, HistTicket)> = data
+        .tickets
+        .iter()
+        .map(|t| {
+            (
+                t.priority.clone().unwrap_or_else(|| "normal".into()),
+                hist(t, t.category.clone()),
+            )
+        })
+        .collect();
+    let all_hist: Vec<HistTicket> = all.iter().map(|(_, h)| h.clone()).collect();
+    let agents = data.profile.agents.len() as f64;
+    let train_outcomes: Vec<bool> = train
+        .iter()
+        .filter_map(|t| {
+            breached(
+                t,
+                policy_of(data, t.priority.as_deref().unwrap_or("normal")),
+            )
+        })
+        .collect();
+    let base_rate =
+        train_outcomes.iter().filter(|b| **b).count() as f64 / train_outcomes.len().max(1) as f64;
+    let mut model_pairs = Vec::new();
+    let mut base_pairs = Vec::new();
+    for t in &holdout {
+        let priority = t.priority.as_deref().unwrap_or("normal");
+        let policy = policy_of(data, priority);
+        let (Some(outcome), Some(created)) = (breached(t, policy), t.created_at) else {
+            continue;
+        };
+        let guessed = got(t).and_then(|g| g.0.clone());
+        let me = HistTicket {
+            category: guessed,
+            first_response_at: None,
+            resolved_at: None,
+            ..hist(t, None)
+        };
+        let similar: Vec<HistTicket> = all
+            .iter()
+            .filter(|(p, h)| p == priority && h.created_at < created)
+            .map(|(_, h)| h.clone())
+            .collect();
+        let (open, mean) = backlog_as_of(&all_hist, created);
+        let f = forecast_as_of(
+            &me,
+            policy,
+            &similar,
+            load_factor(open, mean, agents),
+            created,
+        );
+        model_pairs.push((f.breach_probability, outcome));
+        base_pairs.push((base_rate, outcome));
+    }
+    let rule_refs: Vec<Option<&str>> = rule_preds.iter().map(Option::as_deref).collect();
+    OrgEval {
+        organization: data.profile.name.clone(),
+        train: train.len(),
+        holdout: holdout.len(),
+        categories: counts.len(),
+        triage: scores(&truth, &pred),
+        majority: scores(&truth, &vec![majority; truth.len()]),
+        rules: scores(&truth, &rule_refs),
+        priority_accuracy: prio_right as f64 / holdout.len().max(1) as f64,
+        model,
+        kb_tickets: kb_n,
+        recall_at_1: at1 as f64 / kb_n.max(1) as f64,
+        recall_at_3: at3 as f64 / kb_n.max(1) as f64,
+        sla_tickets: model_pairs.len(),
+        breach_rate: model_pairs.iter().filter(|p| p.1).count() as f64
+            / model_pairs.len().max(1) as f64,
+        brier: brier(&model_pairs).unwrap_or(f64::NAN),
+        brier_base_rate: brier(&base_pairs).unwrap_or(f64::NAN),
+        jobs,
+    }
+}
+
+/// Runs the evaluation in a scratch database next to `url`'s.
+pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
+    let base = DbUrl::parse(url)?;
+    let db = base.with_dbname(&format!("orgjobs_eval_{}", std::process::id()));
+    crate::scratch::recreate_database(&db).await?;
+    let result = run_in(&db).await;
+    if args.keep_db {
+        eprintln!("kept the scratch database {}", db.redacted());
+    } else {
+        crate::scratch::drop_database(&db).await?;
+    }
+    let results = result?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results)?);
+    } else {
+        print_table(&results);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
+    let mut client = db.connect().await?;
+    migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
+    let metrics = Metrics::new();
+    let registry = Arc::new(crate::registry(&metrics));
+    registry.register_kinds(&client).await?;
+    let pool = db.pool(8).await?;
+    let mut out = Vec::new();
+    for data in load()? {
+        let started = Instant::now();
+        let no_apply = serde_json::json!({ "triage_auto_apply": false });
+        let org = create_and_import(
+            &pool,
+            &data,
+            &data.tickets,
+            chrono::Duration::zero(),
+            &no_apply,
+        )
+        .await?;
+        let config = WorkerConfig {
+            concurrency: 4,
+            batch_size: 8,
+            drain: true,
+            ..WorkerConfig::default()
+        };
+        let summary = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config)
+            .run(std::future::pending())
+            .await?;
+        let jobs = i64::try_from(summary.completed).unwrap_or(i64::MAX);
+        eprintln!(
+            "{}: imported and ran {} jobs ({} discarded) in {:.1} s",
+            data.profile.name,
+            summary.completed,
+            summary.discarded,
+            started.elapsed().as_secs_f64()
+        );
+        let stored = read_results(&pool, org).await?;
+        out.push(evaluate(&data, &stored, jobs));
+    }
+    Ok(out)
+}
+
+fn print_table(results: &[OrgEval]) {
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    for r in results {
+        println!(
+            "{}: {} train / {} held-out tickets, {} categories",
+            r.organization, r.train, r.holdout, r.categories
+        );
+        println!(
+            "  triage category  {:<24} accuracy {:>6}  macro-F1 {:.3}",
+            r.model,
+            pct(r.triage.accuracy),
+            r.triage.macro_f1
+        );
+        println!(
+            "    baseline: majority class      accuracy {:>6}  macro-F1 {:.3}",
+            pct(r.majority.accuracy),
+            r.majority.macro_f1
+        );
+        println!(
+            "    baseline: rules alone         accuracy {:>6}  macro-F1 {:.3}",
+            pct(r.rules.accuracy),
+            r.rules.macro_f1
+        );
+        println!(
+            "  triage priority                          accuracy {:>6}",
+            pct(r.priority_accuracy)
+        );
+        println!(
+            "  KB suggestions ({} tickets with a known article): recall@1 {}  recall@3 {}",
+            r.kb_tickets,
+            pct(r.recall_at_1),
+            pct(r.recall_at_3)
+        );
+        println!(
+            "  SLA breach ({} resolved tickets, {} breached): Brier {:.4}  vs base rate {:.4}",
+            r.sla_tickets,
+            pct(r.breach_rate),
+            r.brier,
+            r.brier_base_rate
+        );
+    }
+}
