@@ -236,9 +236,11 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- Priority -1: indexing runs ahead of the suggestions that read the
+    -- index (tickets and articles imported together, for instance).
     PERFORM orgjobs.add_job('RAG_INDEX', NEW.organization_id,
                             jsonb_build_object('article_id', NEW.id),
-                            unique_key => 'RAG_INDEX:' || NEW.id::text);
+                            unique_key => 'RAG_INDEX:' || NEW.id::text, priority => -1);
     RETURN NULL;
 END
 $$;

@@ -92,14 +92,28 @@ impl TenantHandler for SmartReply {
     }
 }
 
-/// "jane.doe@example.com" → "Jane"; None when there is nothing usable.
+/// Mailbox names that are roles, not people.
+const ROLE_MAILBOXES: &[&str] = &[
+    "admin", "billing", "contact", "help", "hello", "info", "it", "no", "noreply", "office", "ops",
+    "sales", "support", "team",
+];
+
+/// The requester's first name when the address spells one out as
+/// `first.last` (or `first_last`, `first-last`): "jane.doe@example.com" →
+/// "Jane". None otherwise: "jdoe@" or "support@" name no one, and a wrong
+/// name is worse than "Hi there".
 pub fn requester_name(email: Option<&str>) -> Option<String> {
     let local = email?.split('@').next()?;
-    let first = local
-        .split(['.', '_', '-', '+'])
+    let mut parts = local.split(['.', '_', '-']);
+    let first = parts.next()?;
+    let rest = parts
         .next()?
-        .trim_matches(|c: char| !c.is_alphabetic());
-    if first.chars().count() < 2 || !first.chars().all(char::is_alphabetic) {
+        .trim_start_matches(|c: char| !c.is_alphabetic());
+    if first.chars().count() < 2
+        || !first.chars().all(char::is_alphabetic)
+        || rest.is_empty()
+        || ROLE_MAILBOXES.contains(&first.to_lowercase().as_str())
+    {
         return None;
     }
     let mut chars = first.chars();
@@ -224,11 +238,18 @@ mod tests {
             Some("Jane")
         );
         assert_eq!(
-            requester_name(Some("BOB@example.com")).as_deref(),
+            requester_name(Some("BOB_SMITH@example.com")).as_deref(),
             Some("Bob")
         );
+        assert_eq!(
+            requester_name(Some("wei.schmidt39@example.com")).as_deref(),
+            Some("Wei")
+        );
+        assert_eq!(requester_name(Some("hkhan@example.com")), None);
         assert_eq!(requester_name(Some("x1234@example.com")), None);
-        assert_eq!(requester_name(Some("support@")).as_deref(), Some("Support"));
+        assert_eq!(requester_name(Some("no-reply@example.com")), None);
+        assert_eq!(requester_name(Some("support.team@example.com")), None);
+        assert_eq!(requester_name(Some("j.doe@example.com")), None);
         assert_eq!(requester_name(None), None);
     }
 

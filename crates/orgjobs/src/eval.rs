@@ -62,6 +62,8 @@ pub struct OrgEval {
     pub rules: Scores,
     /// `TRIAGE_TICKET`'s priority accuracy.
     pub priority_accuracy: f64,
+    /// Accuracy of always guessing the training data's commonest priority.
+    pub priority_majority_accuracy: f64,
     /// The model that decided.
     pub model: String,
     /// Held-out tickets with a known answering article.
@@ -228,6 +230,20 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
         .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
         .map(|(c, _)| *c);
     let categories: Vec<String> = counts.keys().map(|c| (*c).to_owned()).collect();
+    let mut prio_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &train {
+        *prio_counts
+            .entry(t.priority.as_deref().unwrap_or("normal"))
+            .or_default() += 1;
+    }
+    let prio_majority = prio_counts
+        .iter()
+        .max_by_key(|(p, n)| (**n, std::cmp::Reverse(**p)))
+        .map_or("normal", |(p, _)| *p);
+    let prio_majority_right = holdout
+        .iter()
+        .filter(|t| t.priority.as_deref().unwrap_or("normal") == prio_majority)
+        .count();
     let keywords = serde_json::from_value(data.profile.settings["triage_keywords"].clone())
         .unwrap_or_default();
     let rule_preds: Vec<Option<String>> = holdout
@@ -320,6 +336,7 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
         majority: scores(&truth, &vec![majority; truth.len()]),
         rules: scores(&truth, &rule_refs),
         priority_accuracy: prio_right as f64 / holdout.len().max(1) as f64,
+        priority_majority_accuracy: prio_majority_right as f64 / holdout.len().max(1) as f64,
         model,
         kb_tickets: kb_n,
         recall_at_1: at1 as f64 / kb_n.max(1) as f64,
@@ -419,8 +436,9 @@ fn print_table(results: &[OrgEval]) {
             r.rules.macro_f1
         );
         println!(
-            "  triage priority                          accuracy {:>6}",
-            pct(r.priority_accuracy)
+            "  triage priority                          accuracy {:>6}  (majority class {})",
+            pct(r.priority_accuracy),
+            pct(r.priority_majority_accuracy)
         );
         println!(
             "  KB suggestions ({} tickets with a known article): recall@1 {}  recall@3 {}",

@@ -4,11 +4,12 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{Cli, Command};
 
-/// Installs the JSON subscriber. The demo defaults to warnings only, so that
-/// its own report stays readable.
+/// Installs the JSON subscriber. The demo and the evaluation default to errors only, so that
+/// its own report stays readable (it reports the warnings it provokes — the
+/// orphan job, a login role that bypasses RLS — in its own words).
 pub fn init(cli: &Cli) {
     let default = match cli.command {
-        Command::Demo(_) => "warn",
+        Command::Demo(_) | Command::Eval(_) => "error",
         _ => "info",
     };
     let directive = cli.log.clone().unwrap_or_else(|| default.to_owned());

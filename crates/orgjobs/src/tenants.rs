@@ -70,7 +70,8 @@ pub async fn cmd_org_list(url: &str) -> anyhow::Result<ExitCode> {
 /// `orgjobs import --org UUID FILE`: every bad line reported on stderr
 /// (`FILE:LINE: reason`), the good ones imported in one transaction. Exit
 /// code 0 when every line was good, 1 when some were rejected (the rest
-/// are imported), 2 when nothing could be imported.
+/// are imported), 2 when nothing could be imported (no good line, or the
+/// organization does not exist).
 pub async fn cmd_import(url: &str, org: Uuid, file: &Path) -> anyhow::Result<ExitCode> {
     let f = std::fs::File::open(file)
         .with_context(|| format!("cannot open the import file {}", file.display()))?;
@@ -93,6 +94,9 @@ pub async fn cmd_import(url: &str, org: Uuid, file: &Path) -> anyhow::Result<Exi
     print_report(org, &report, parsed.errors.len());
     Ok(if parsed.errors.is_empty() {
         ExitCode::SUCCESS
+    } else if parsed.records.is_empty() {
+        // Every line was bad: nothing was imported.
+        ExitCode::from(2)
     } else {
         ExitCode::FAILURE
     })

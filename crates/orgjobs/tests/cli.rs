@@ -599,3 +599,102 @@ async fn jobs_cli_lists_shows_retries_and_reports_queue_stats() {
         "a second enqueue returns the waiting job"
     );
 }
+
+/// `org create` prints an id that `import` takes; bad lines are reported
+/// with their line numbers while the good ones load; importing again
+/// changes nothing; an unknown organization or a file of bad lines only
+/// imports nothing, with exit code 2.
+#[tokio::test]
+async fn org_create_and_import_report_bad_lines_and_are_idempotent() {
+    let db = common::db().await;
+    let url = db.url_string();
+    let out = orgjobs(url, &["org", "create", "Acme Support"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let org = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let org_id: uuid::Uuid = org.parse().expect("org create prints a UUID");
+    let list = orgjobs(url, &["org", "list"]);
+    assert!(
+        String::from_utf8_lossy(&list.stdout).contains(org.as_str()),
+        "{}",
+        text(&list)
+    );
+
+    let dir = std::env::temp_dir().join(format!("orgjobs-import-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("history.jsonl");
+    std::fs::write(
+        &file,
+        [
+            r#"{"type":"ticket","external_id":"T-1","subject":"Card not arrived","body":"Two weeks now","priority":"high"}"#,
+            r#"{"type":"ticket","external_id":"T-2","subject":"Refund","body":"Where is it?","status":"resolved","created_at":"2026-01-01T10:00:00Z","resolved_at":"2026-01-02T10:00:00Z"}"#,
+            r#"{"type":"ticket","external_id":"T-3","subject":"Bad","body":"x","priority":"critical"}"#,
+            r#"{"type":"article","external_id":"KB-1","title":"Card delivery","body":"Cards arrive in five working days.","tags":["cards"]}"#,
+            r#"{"type":"ticket","subject":"no body"}"#,
+        ]
+        .join("\n"),
+    )
+    .expect("write");
+    let path = file.to_string_lossy().into_owned();
+    let count = |sql: &'static str| {
+        let db = &db;
+        async move { common::admin_count(db, sql, &[]).await }
+    };
+
+    let first = orgjobs(url, &["import", "--org", &org, &path]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(
+        stderr.contains(&format!("{path}:3: priority \"critical\" is not one of")),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&format!("{path}:5: ")), "{stderr}");
+    assert!(
+        String::from_utf8_lossy(&first.stdout)
+            .contains("tickets 2 new, 0 updated, 0 unchanged; articles 1 new"),
+        "{}",
+        text(&first)
+    );
+    assert_eq!(count("SELECT count(*) FROM tickets").await, 2);
+    assert_eq!(count("SELECT count(*) FROM kb_articles").await, 1);
+    // Each ticket's three jobs and the article's indexing, for this
+    // organization.
+    let jobs = common::admin_count(
+        &db,
+        "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1",
+        &[&org_id],
+    )
+    .await;
+    assert_eq!(jobs, 2 * 3 + 1);
+
+    let again = orgjobs(url, &["import", "--org", &org, &path]);
+    assert_eq!(again.status.code(), Some(1), "{}", text(&again));
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains(
+            "tickets 0 new, 0 updated, 2 unchanged; articles 0 new, 0 updated, 1 unchanged"
+        ),
+        "{}",
+        text(&again)
+    );
+    assert_eq!(count("SELECT count(*) FROM tickets").await, 2);
+    assert_eq!(count("SELECT count(*) FROM orgjobs.jobs").await, 7);
+
+    let stranger = uuid::Uuid::new_v4().to_string();
+    let unknown = orgjobs(url, &["import", "--org", &stranger, &path]);
+    assert_eq!(unknown.status.code(), Some(2), "{}", text(&unknown));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains(&format!("organization {stranger} does not exist")),
+        "{}",
+        text(&unknown)
+    );
+    let not_uuid = orgjobs(url, &["import", "--org", "acme", &path]);
+    assert!(!not_uuid.status.success(), "{}", text(&not_uuid));
+
+    let bad_only = dir.join("bad.jsonl");
+    std::fs::write(&bad_only, "not json\n{\"type\":\"ticket\"}\n").expect("write");
+    let bad = orgjobs(url, &["import", "--org", &org, &bad_only.to_string_lossy()]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.jsonl:1: "));
+    assert_eq!(count("SELECT count(*) FROM tickets").await, 2);
+    drop(std::fs::remove_dir_all(&dir));
+}
