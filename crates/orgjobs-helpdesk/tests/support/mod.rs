@@ -3,6 +3,8 @@
 //! transactions, and a draining worker.
 #![allow(dead_code)]
 
+pub mod llm_standin;
+
 use std::sync::Arc;
 
 use orgjobs_helpdesk::import::{Record, import, parse};
