@@ -17,6 +17,7 @@ pub mod sla_model;
 mod snapshot;
 pub mod tickets;
 pub mod triage;
+pub mod work_clock;
 
 use orgjobs_queue::{
     Cleanup, Metrics, Migration, MigrationJob, QUEUE_MIGRATIONS, Registry, SystemMetrics,

@@ -21,6 +21,7 @@ use orgjobs_queue::{JobError, TenantHandler, TenantTx};
 
 use crate::sla_model::{Observation, SlaForecast, SlaInputs, forecast};
 use crate::tickets::{TicketPayload, load_ticket};
+use crate::work_clock::WorkClock;
 
 /// A category's history is used alone from this many resolutions on.
 pub const MIN_CATEGORY_EVENTS: usize = 30;
@@ -86,11 +87,14 @@ fn seen(t: Option<DateTime<Utc>>, as_of: DateTime<Utc>) -> Option<DateTime<Utc>>
 
 /// First-response and resolution observations of `history` as they stood
 /// at `as_of` (tickets created later are left out; events later are not yet
-/// known, so those tickets are censored at their age).
+/// known, so those tickets are censored at their age), in work seconds of
+/// `clock`.
 pub fn observations(
     history: &[&HistTicket],
     as_of: DateTime<Utc>,
+    clock: &WorkClock,
 ) -> (Vec<Observation>, Vec<Observation>) {
+    let secs = |from, to| clock.work_between(from, to);
     let mut frt = Vec::new();
     let mut ttr = Vec::new();
     for t in history.iter().filter(|t| t.created_at <= as_of) {
@@ -160,6 +164,11 @@ pub fn backlog_as_of(all: &[HistTicket], as_of: DateTime<Utc>) -> (f64, f64) {
 
 /// The prediction for `ticket` at `as_of`, from `similar` (same priority;
 /// narrowed to the category here when it has enough resolutions).
+///
+/// Durations are measured on the team's [`WorkClock`], learned from the
+/// first responses and resolutions of `similar` known at `as_of`: targets,
+/// history and the time already waited alike. The predicted times are
+/// converted back to wall-clock seconds after creation.
 pub fn forecast_as_of(
     ticket: &HistTicket,
     policy: Policy,
@@ -168,6 +177,12 @@ pub fn forecast_as_of(
     as_of: DateTime<Utc>,
 ) -> SlaForecast {
     let all: Vec<&HistTicket> = similar.iter().collect();
+    let clock = WorkClock::learn(
+        all.iter()
+            .filter(|t| t.created_at <= as_of)
+            .flat_map(|t| [seen(t.first_response_at, as_of), seen(t.resolved_at, as_of)])
+            .flatten(),
+    );
     let same_category: Vec<&HistTicket> = match &ticket.category {
         Some(c) => all
             .iter()
@@ -177,26 +192,30 @@ pub fn forecast_as_of(
         None => Vec::new(),
     };
     let (frt, ttr) = {
-        let (f, r) = observations(&same_category, as_of);
+        let (f, r) = observations(&same_category, as_of, &clock);
         if r.iter().filter(|o| o.observed).count() >= MIN_CATEGORY_EVENTS {
             (f, r)
         } else {
-            observations(&all, as_of)
+            observations(&all, as_of, &clock)
         }
     };
-    let elapsed = secs(ticket.created_at, as_of).max(0.0);
-    let known = |t: Option<DateTime<Utc>>| seen(t, as_of).map(|t| secs(ticket.created_at, t));
+    let created = ticket.created_at;
+    let elapsed = clock.work_between(created, as_of).max(0.0);
+    let known = |t: Option<DateTime<Utc>>| seen(t, as_of).map(|t| clock.work_between(created, t));
     let resolved_after = known(ticket.resolved_at);
-    forecast(&SlaInputs {
-        first_response_target: policy.first_response,
-        resolution_target: policy.resolution,
+    let mut f = forecast(&SlaInputs {
+        first_response_target: clock.work_after(created, policy.first_response),
+        resolution_target: clock.work_after(created, policy.resolution),
         elapsed,
         first_response_after: known(ticket.first_response_at).or(resolved_after),
         resolved_after,
         first_response_history: &frt,
         resolution_history: &ttr,
         load_factor,
-    })
+    });
+    f.first_response_after = clock.wall_after(created, f.first_response_after);
+    f.resolution_after = clock.wall_after(created, f.resolution_after);
+    f
 }
 
 /// The `SLA_PREDICT` handler.
@@ -338,7 +357,7 @@ mod tests {
     fn observations_respect_the_clock() {
         let h = [hist(0, Some(10)), hist(5, None), hist(20, Some(30))];
         let refs: Vec<&HistTicket> = h.iter().collect();
-        let (_, ttr) = observations(&refs, t(8));
+        let (_, ttr) = observations(&refs, t(8), &WorkClock::default());
         // The first is not yet resolved at hour 8: censored at its age; the
         // third does not exist yet.
         assert_eq!(ttr.len(), 2);
@@ -356,7 +375,7 @@ mod tests {
                 observed: false
             }
         );
-        let (_, ttr) = observations(&refs, t(40));
+        let (_, ttr) = observations(&refs, t(40), &WorkClock::default());
         assert_eq!(
             ttr[0],
             Observation {

@@ -80,6 +80,9 @@ pub struct OrgEval {
     pub brier: f64,
     /// Brier score of always predicting the training breach rate.
     pub brier_base_rate: f64,
+    /// Mean predicted breach probability (against `breach_rate`: whether
+    /// the forecast is calibrated on the whole).
+    pub mean_predicted: f64,
     /// Jobs the worker ran for this organization's import.
     pub jobs: i64,
 }
@@ -346,6 +349,8 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
             / model_pairs.len().max(1) as f64,
         brier: brier(&model_pairs).unwrap_or(f64::NAN),
         brier_base_rate: brier(&base_pairs).unwrap_or(f64::NAN),
+        mean_predicted: model_pairs.iter().map(|p| p.0).sum::<f64>()
+            / model_pairs.len().max(1) as f64,
         jobs,
     }
 }
@@ -447,9 +452,10 @@ fn print_table(results: &[OrgEval]) {
             pct(r.recall_at_3)
         );
         println!(
-            "  SLA breach ({} resolved tickets, {} breached): Brier {:.4}  vs base rate {:.4}",
+            "  SLA breach ({} resolved tickets, {} breached; mean predicted {}): Brier {:.4}  vs base rate {:.4}",
             r.sla_tickets,
             pct(r.breach_rate),
+            pct(r.mean_predicted),
             r.brier,
             r.brier_base_rate
         );
