@@ -212,6 +212,8 @@ pub fn forecast_as_of(
         first_response_history: &frt,
         resolution_history: &ttr,
         load_factor,
+        // observations() pushes both of a ticket's observations together.
+        paired: true,
     });
     f.first_response_after = clock.wall_after(created, f.first_response_after);
     f.resolution_after = clock.wall_after(created, f.resolution_after);

@@ -31,11 +31,17 @@
 //!   prior is an exponential waiting time under which a fresh ticket misses
 //!   the target with probability [`PRIOR_BREACH_RATE`] (0.15, i.e. a typical
 //!   85 % attainment), conditioned on `e` and scaled by the load like the
-//!   history. The two targets are combined as `1 - (1 - p1)(1 - p2)`,
-//!   assuming the two waits independent: the history lists are not paired,
-//!   so their dependence cannot be estimated. Positive dependence (slow first
-//!   responses going with slow resolutions) makes this overstate the combined
-//!   probability somewhat; each per-target probability is calibrated.
+//!   history.
+//! * **Either target.** While neither event has happened, and the two
+//!   histories are [`SlaInputs::paired`] (entry `i` of both is the same
+//!   ticket), the probability of missing either target is estimated from
+//!   the pairs jointly: Kaplan–Meier on `Z = max(F / T1, R / T2)` (each
+//!   history ticket's scaled times against this ticket's targets; still-open
+//!   tickets censored at their lower bound), over the history tickets still
+//!   unanswered at `e`, `P(Z > 1)` shrunk toward the prior like a leg. Slow
+//!   first responses go with slow resolutions, so treating the two as
+//!   independent (`1 - (1 - p1)(1 - p2)`) overstates the risk badly; that
+//!   formula is used only when the histories are not paired or too thin.
 //! * Facts win over forecasts: a known first response / resolution decides
 //!   its target (probability 0 or 1); a target already passed without its
 //!   event has probability 1.
@@ -356,6 +362,10 @@ pub struct SlaInputs<'a> {
     /// `(open tickets per active agent now + 1) / (mean open tickets per
     /// agent in the history + 1)`; 1.0 is normal.
     pub load_factor: f64,
+    /// Whether the two histories are paired: same length, entry `i` of both
+    /// the same ticket (then the chance of missing either target is
+    /// estimated jointly; see the module docs).
+    pub paired: bool,
 }
 
 /// The forecast for one ticket.
@@ -397,10 +407,25 @@ pub fn forecast(inputs: &SlaInputs<'_>) -> SlaForecast {
         elapsed,
     );
     let breached = first.breached || resolution.breached;
+    let independent = || either(first.probability, resolution.probability);
     let probability = if breached {
         1.0
+    } else if responded.is_none() && inputs.paired {
+        let targets = (
+            clean_secs(inputs.first_response_target, MAX_SECS),
+            clean_secs(inputs.resolution_target, MAX_SECS),
+        );
+        joint_breach(inputs, targets, elapsed, scale).map_or_else(independent, |(fitted, n)| {
+            let weight = n as f64 / (n as f64 + PRIOR_WEIGHT);
+            // The prior speaks of the SLA as a whole: a fresh ticket misses
+            // it with PRIOR_BREACH_RATE, whichever target.
+            let prior = Scaled::new(&fr_history, scale)
+                .prior_or_zero(targets.0, elapsed)
+                .max(Scaled::new(&res_history, scale).prior_or_zero(targets.1, elapsed));
+            (weight * fitted + (1.0 - weight) * prior).clamp(0.0, 1.0)
+        })
     } else {
-        either(first.probability, resolution.probability)
+        independent()
     };
     let resolution_after = match resolved {
         Some(_) => resolution.predicted,
@@ -451,6 +476,44 @@ fn clean_known(x: f64) -> Option<f64> {
 fn load_scale(load_factor: f64) -> f64 {
     let load = if load_factor > 0.0 { load_factor } else { 1.0 };
     load.clamp(LOAD_FACTOR_MIN, LOAD_FACTOR_MAX).powf(LOAD_BETA)
+}
+
+/// `P(max(F / T1, R / T2) > 1 | F > e)` from the paired histories, with the
+/// number of events it rests on; `None` when unpaired or thinner than
+/// [`MIN_HISTORY`]. Times are scaled by the load.
+fn joint_breach(
+    inputs: &SlaInputs<'_>,
+    (t1, t2): (f64, f64),
+    elapsed: f64,
+    scale: f64,
+) -> Option<(f64, usize)> {
+    let (fr, res) = (inputs.first_response_history, inputs.resolution_history);
+    if fr.len() != res.len() || t1 <= 0.0 || t2 <= 0.0 {
+        return None;
+    }
+    let z: Vec<Observation> = fr
+        .iter()
+        .zip(res)
+        .filter(|(f, r)| f.secs.is_finite() && r.secs.is_finite())
+        .map(|(f, r)| {
+            let (f_at, r_at) = (f.secs.max(0.0) * scale, r.secs.max(0.0) * scale);
+            (f_at, f.observed, r_at, r.observed)
+        })
+        // At risk: not yet answered at `elapsed` (a censored answer time
+        // beyond it counts; one at or before it tells nothing).
+        .filter(|&(f_at, _, _, _)| f_at > elapsed)
+        .map(|(f_at, f_seen, r_at, r_seen)| {
+            // A first response is never after the resolution; an unanswered
+            // open ticket waits for both at its age.
+            let f_bound = if f_seen { f_at } else { f_at.max(r_at) };
+            Observation {
+                secs: (f_bound / t1).max(r_at / t2),
+                observed: r_seen,
+            }
+        })
+        .collect();
+    let survival = Survival::fit(&z);
+    (survival.events() >= MIN_HISTORY).then(|| (survival.at(1.0), survival.events()))
 }
 
 /// `P(A or B)` for independent events.
@@ -559,6 +622,15 @@ impl<'s> Scaled<'s> {
             .conditional(target / self.scale, elapsed / self.scale);
         let prior = self.prior(target, elapsed);
         (weight * fitted + (1.0 - weight) * prior).clamp(0.0, 1.0)
+    }
+
+    /// [`Scaled::prior`], or 0 for a target already passed or unbounded.
+    fn prior_or_zero(&self, target: f64, elapsed: f64) -> f64 {
+        if target >= MAX_SECS || elapsed >= target {
+            0.0
+        } else {
+            self.prior(target, elapsed)
+        }
     }
 
     /// The prior: exponential waits missing `target` with probability
@@ -688,6 +760,7 @@ mod tests {
             first_response_history: fr,
             resolution_history: res,
             load_factor: 1.0,
+            paired: false,
         }
     }
 
@@ -709,6 +782,54 @@ mod tests {
         assert!(quiet.breach_probability < normal.breach_probability - 0.05);
         assert!(busy.first_response_after > normal.first_response_after);
         assert!(normal.from_history);
+    }
+
+    #[test]
+    fn paired_histories_estimate_either_target_jointly() {
+        // Half the tickets are slow at both (2 h to answer, 30 h to
+        // resolve), half fast at both: half breach. Taken as independent,
+        // the two 50 % legs would make 75 %.
+        let mut fr = Vec::new();
+        let mut res = Vec::new();
+        for i in 0..200 {
+            let slow = i % 2 == 0;
+            fr.push(obs(if slow { 7_200.0 } else { 600.0 }, true));
+            res.push(obs(if slow { 108_000.0 } else { 3_600.0 }, true));
+        }
+        let unpaired = forecast(&inputs(&fr, &res));
+        assert!(
+            (unpaired.breach_probability - 0.75).abs() < 0.03,
+            "{unpaired:?}"
+        );
+        let paired = forecast(&SlaInputs {
+            paired: true,
+            ..inputs(&fr, &res)
+        });
+        assert!((paired.breach_probability - 0.5).abs() < 0.03, "{paired:?}");
+        // Still unanswered after 30 minutes: only the slow half waits that
+        // long, and all of it breaches.
+        let waiting = forecast(&SlaInputs {
+            paired: true,
+            elapsed: 1_800.0,
+            ..inputs(&fr, &res)
+        });
+        assert!(waiting.breach_probability > 0.95, "{waiting:?}");
+        // Answered in time: the resolution alone decides, as before.
+        let answered = forecast(&SlaInputs {
+            paired: true,
+            elapsed: 1_800.0,
+            first_response_after: Some(900.0),
+            ..inputs(&fr, &res)
+        });
+        let unpaired_answered = forecast(&SlaInputs {
+            elapsed: 1_800.0,
+            first_response_after: Some(900.0),
+            ..inputs(&fr, &res)
+        });
+        assert_eq!(
+            answered.breach_probability,
+            unpaired_answered.breach_probability
+        );
     }
 
     #[test]
@@ -806,6 +927,7 @@ mod tests {
                     first_response_history: &hist,
                     resolution_history: &hist,
                     load_factor: a,
+                    paired: a > 0.0,
                 });
                 assert!((0.0..=1.0).contains(&f.breach_probability), "{f:?}");
                 assert!(f.first_response_after.is_finite(), "{f:?}");
