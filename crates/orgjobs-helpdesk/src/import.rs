@@ -149,13 +149,20 @@ pub struct ImportReport {
 pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
     let mut parsed = Parsed::default();
     let mut seen: HashMap<(bool, String), usize> = HashMap::new();
-    for (i, line) in reader.lines().enumerate() {
+    for (i, line) in reader.split(b'\n').enumerate() {
         let n = i + 1;
-        let line = line.map_err(|source| ImportError::Read { line: n, source })?;
+        let bytes = line.map_err(|source| ImportError::Read { line: n, source })?;
+        let fail = |reason: String| LineError { line: n, reason };
+        let Ok(line) = String::from_utf8(bytes) else {
+            parsed
+                .errors
+                .push(fail("is not valid UTF-8; expected UTF-8 JSON".to_owned()));
+            continue;
+        };
+        let line = line.strip_suffix('\r').unwrap_or(&line);
         if line.trim().is_empty() {
             continue;
         }
-        let fail = |reason: String| LineError { line: n, reason };
         if line.len() > MAX_LINE_BYTES {
             parsed.errors.push(fail(format!(
                 "line is {} bytes; the limit is {MAX_LINE_BYTES}",
@@ -163,7 +170,7 @@ pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
             )));
             continue;
         }
-        let record = match serde_json::from_str::<Record>(&line) {
+        let record = match serde_json::from_str::<Record>(line) {
             Ok(r) => r,
             Err(e) => {
                 parsed.errors.push(fail(format!(
@@ -172,6 +179,15 @@ pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
                 continue;
             }
         };
+        // PostgreSQL text cannot hold NUL; one such line must not sink the
+        // whole import at write time.
+        if line.contains("\\u0000") && has_nul(&record) {
+            parsed.errors.push(fail(
+                "a string contains a NUL character (\\u0000), which PostgreSQL text cannot store"
+                    .to_owned(),
+            ));
+            continue;
+        }
         if let Err(reason) = check(&record) {
             parsed.errors.push(fail(reason));
             continue;
@@ -193,6 +209,31 @@ pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
         parsed.records.push((n, record));
     }
     Ok(parsed)
+}
+
+fn has_nul(record: &Record) -> bool {
+    let nul = |s: &str| s.contains('\0');
+    match record {
+        Record::Ticket(t) => {
+            [&t.subject, &t.body].into_iter().any(|s| nul(s))
+                || [
+                    &t.external_id,
+                    &t.requester_email,
+                    &t.status,
+                    &t.priority,
+                    &t.category,
+                ]
+                .into_iter()
+                .flatten()
+                .any(|s| nul(s))
+        }
+        Record::Article(a) => {
+            nul(&a.title)
+                || nul(&a.body)
+                || a.external_id.as_deref().is_some_and(nul)
+                || a.tags.iter().any(|t| nul(t))
+        }
+    }
 }
 
 fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), String> {
@@ -236,6 +277,13 @@ fn check(record: &Record) -> Result<(), String> {
                 check_len("category", c, 1, 100)?;
             }
             let created = t.created_at;
+            if created.is_none() && (t.first_response_at.is_some() || t.resolved_at.is_some()) {
+                return Err(
+                    "first_response_at or resolved_at is given without created_at; \
+                     expected created_at too (the ticket would otherwise be created now, after them)"
+                        .to_owned(),
+                );
+            }
             for (name, at) in [
                 ("first_response_at", t.first_response_at),
                 ("resolved_at", t.resolved_at),
@@ -372,27 +420,36 @@ async fn import_tickets(
     let c = at(|t| t.created_at);
     let f = at(|t| t.first_response_at);
     let rs = at(|t| t.resolved_at);
-    let key =
-        "coalesce(u.e, 'md5:' || md5(u.s || E'\\n' || u.b || E'\\n' || coalesce(u.c::text, '')))";
+    // The creation time enters as epoch seconds: its text form would depend
+    // on the session's TimeZone, and a re-import elsewhere would duplicate.
+    let key = "coalesce(u.e, 'md5:' || md5(u.s || E'\\n' || u.b || E'\\n' \
+               || coalesce(extract(epoch FROM u.c)::text, '')))";
+    // A resolution time given without a status resolves an open ticket; a
+    // reopening status clears the stored resolution time (check() allows no
+    // resolved_at with an open status), so status and resolved_at agree.
+    let status = "coalesce(u.st, CASE WHEN u.rs IS NOT NULL AND t.status IN ('new', 'open', 'pending') \
+                  THEN 'resolved' ELSE t.status END)";
+    let resolved = "CASE WHEN u.st IN ('new', 'open', 'pending') THEN NULL \
+                    ELSE coalesce(u.rs, t.resolved_at) END";
     // $1 organization; $2..$11 the columns, element by element. A field
     // left out (NULL) keeps the stored value.
     let update = format!(
         "UPDATE public.tickets t
          SET subject = u.s, body = u.b,
              requester_email = coalesce(u.r, t.requester_email),
-             status = coalesce(u.st, t.status), priority = coalesce(u.p, t.priority),
+             status = {status}, priority = coalesce(u.p, t.priority),
              category = coalesce(u.cat, t.category), created_at = coalesce(u.c, t.created_at),
              first_response_at = coalesce(u.f, t.first_response_at),
-             resolved_at = coalesce(u.rs, t.resolved_at)
+             resolved_at = {resolved}
          FROM {TICKET_COLUMNS}
          WHERE t.organization_id = $1 AND t.external_id = {key}
            AND (t.subject, t.body, t.requester_email, t.status, t.priority, t.category,
                 t.created_at, t.first_response_at, t.resolved_at)
                IS DISTINCT FROM
-               (u.s, u.b, coalesce(u.r, t.requester_email), coalesce(u.st, t.status),
+               (u.s, u.b, coalesce(u.r, t.requester_email), {status},
                 coalesce(u.p, t.priority), coalesce(u.cat, t.category),
                 coalesce(u.c, t.created_at), coalesce(u.f, t.first_response_at),
-                coalesce(u.rs, t.resolved_at))"
+                {resolved})"
     );
     let insert = format!(
         "INSERT INTO public.tickets
@@ -450,6 +507,36 @@ mod tests {
     }
 
     #[test]
+    fn lines_postgres_could_not_store_are_rejected_alone() {
+        let mut file = br#"{"type":"ticket","subject":"ok","body":"fine"}"#.to_vec();
+        file.extend_from_slice(
+            b"\n{\"type\":\"ticket\",\"subject\":\"bad \xff byte\",\"body\":\"x\"}\r\n",
+        );
+        file.extend_from_slice(br#"{"type":"article","title":"t","body":"nul \u0000 inside"}"#);
+        file.extend_from_slice(b"\n");
+        file.extend_from_slice(
+            br#"{"type":"ticket","subject":"s","body":"b","resolved_at":"2026-01-01T00:00:00Z"}"#,
+        );
+        file.extend_from_slice(b"\n");
+        file.extend_from_slice(br#"{"type":"ticket","subject":"escaped","body":"a \\u0000 b"}"#);
+        let p = parse(&file[..]).expect("parse never stops at a bad line");
+        let lines: Vec<usize> = p.records.iter().map(|r| r.0).collect();
+        assert_eq!(lines, vec![1, 5], "{:?}", p.errors);
+        let errs: Vec<(usize, &str)> = p
+            .errors
+            .iter()
+            .map(|e| (e.line, e.reason.as_str()))
+            .collect();
+        assert_eq!(errs.len(), 3, "{errs:?}");
+        assert_eq!(errs[0].0, 2);
+        assert!(errs[0].1.contains("not valid UTF-8"), "{errs:?}");
+        assert_eq!(errs[1].0, 3);
+        assert!(errs[1].1.contains("NUL"), "{errs:?}");
+        assert_eq!(errs[2].0, 4);
+        assert!(errs[2].1.contains("without created_at"), "{errs:?}");
+    }
+
+    #[test]
     fn good_and_bad_lines() {
         let file = r#"{"type":"ticket","external_id":"T1","subject":"Card lost","body":"help"}
 
@@ -460,12 +547,13 @@ mod tests {
 not json
 {"type":"ticket","subject":"s","body":"b","priority":"critical"}
 {"type":"ticket","subject":"s","body":"b","colour":"red"}
-{"type":"ticket","subject":"s","body":"b","status":"open","resolved_at":"2026-01-01T00:00:00Z"}
+{"type":"ticket","subject":"s","body":"b","status":"open","created_at":"2025-12-31T00:00:00Z","resolved_at":"2026-01-01T00:00:00Z"}
 {"type":"ticket","subject":"s","body":"b","created_at":"2026-01-02T00:00:00Z","resolved_at":"2026-01-01T00:00:00Z"}
 "#;
         let p = parse_str(file);
         let lines: Vec<usize> = p.records.iter().map(|r| r.0).collect();
         assert_eq!(lines, vec![1, 4]);
+        assert_eq!(p.errors.len(), 8, "{:?}", p.errors);
         let errs: Vec<(usize, &str)> = p
             .errors
             .iter()

@@ -45,6 +45,53 @@ impl std::fmt::Debug for LlmConfig {
     }
 }
 
+/// Checks that `base_url` (called `what` in messages) is an http(s) API
+/// base URL without credentials, query or fragment.
+fn check_base_url(base_url: &str, what: &str) -> Result<(), LlmError> {
+    let url = reqwest::Url::parse(base_url).map_err(|e| {
+        LlmError::Config(format!(
+            "{what} {base_url:?} is not a URL ({e}); expected e.g. http://127.0.0.1:11434/v1"
+        ))
+    })?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(LlmError::Config(format!(
+            "{what} carries credentials; put the key in ORGJOBS_LLM_API_KEY instead \
+             (the URL appears in logs and in drafts' fallback_reason)"
+        )));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(LlmError::Config(format!(
+            "{what} {base_url:?} has a query or fragment; expected the API's base URL, \
+             e.g. http://127.0.0.1:11434/v1"
+        )));
+    }
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(LlmError::Config(format!(
+            "{what} {base_url:?} has scheme {:?}; expected http or https",
+            url.scheme()
+        )));
+    }
+    Ok(())
+}
+
+/// What an error status most likely means, for the operator.
+fn status_hint(status: u16) -> &'static str {
+    match status {
+        401 | 403 => " (check ORGJOBS_LLM_API_KEY)",
+        404 => " (check that ORGJOBS_LLM_URL is the API base, e.g. http://127.0.0.1:11434/v1)",
+        _ => "",
+    }
+}
+
+/// An error body as [`LlmError::Status`]'s message shows it.
+fn shown_body(body: &str) -> &str {
+    if body.trim().is_empty() {
+        "(empty body)"
+    } else {
+        body
+    }
+}
+
 impl LlmConfig {
     /// Reads `ORGJOBS_LLM_URL` (unset or empty: `Ok(None)`, no endpoint),
     /// `ORGJOBS_LLM_MODEL` (default [`DEFAULT_MODEL`]), `ORGJOBS_LLM_API_KEY`
@@ -65,17 +112,7 @@ impl LlmConfig {
         let Some(base_url) = set("ORGJOBS_LLM_URL") else {
             return Ok(None);
         };
-        let url = reqwest::Url::parse(&base_url).map_err(|e| {
-            LlmError::Config(format!(
-                "ORGJOBS_LLM_URL {base_url:?} is not a URL ({e}); expected e.g. http://127.0.0.1:11434/v1"
-            ))
-        })?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(LlmError::Config(format!(
-                "ORGJOBS_LLM_URL {base_url:?} has scheme {:?}; expected http or https",
-                url.scheme()
-            )));
-        }
+        check_base_url(&base_url, "ORGJOBS_LLM_URL")?;
         let timeout = match set("ORGJOBS_LLM_TIMEOUT_SECS") {
             None => DEFAULT_TIMEOUT,
             Some(v) => match v.parse::<u64>() {
@@ -119,8 +156,14 @@ pub enum LlmError {
         after: Duration,
     },
     /// The endpoint answered with an error status.
-    #[error("LLM endpoint answered HTTP {status}: {body}")]
+    #[error(
+        "LLM endpoint {url} answered HTTP {status}{}: {}",
+        status_hint(*status),
+        shown_body(body)
+    )]
     Status {
+        /// The URL called.
+        url: String,
         /// The HTTP status code.
         status: u16,
         /// The start of the response body.
@@ -132,6 +175,26 @@ pub enum LlmError {
     /// The completion held no text.
     #[error("LLM endpoint's answer has no text")]
     Empty,
+}
+
+impl LlmError {
+    /// A short reason for the organization's eyes: no URL, no response body,
+    /// no configuration hints (those go to the operator's log via
+    /// `Display`). Stored as a draft's `fallback_reason`.
+    pub fn summary(&self) -> String {
+        match self {
+            LlmError::Config(_) => "AI drafting is misconfigured".to_owned(),
+            LlmError::Unreachable { .. } => "AI drafting endpoint unreachable".to_owned(),
+            LlmError::Timeout { after, .. } => {
+                format!("AI drafting endpoint gave no answer within {after:?}")
+            }
+            LlmError::Status { status, .. } => {
+                format!("AI drafting endpoint answered HTTP {status}")
+            }
+            LlmError::Malformed(_) => "AI drafting endpoint's answer was malformed".to_owned(),
+            LlmError::Empty => "AI drafting endpoint's answer was empty".to_owned(),
+        }
+    }
 }
 
 /// A client of one endpoint and model. Cheap to clone (the connection pool
@@ -173,8 +236,15 @@ struct ChoiceMessage {
 }
 
 impl LlmClient {
-    /// A client for `config`.
+    /// A client for `config`: [`LlmError::Config`] when its base URL is not
+    /// one [`LlmConfig::from_env`] would accept or its timeout is zero.
     pub fn new(config: LlmConfig) -> Result<LlmClient, LlmError> {
+        check_base_url(&config.base_url, "the LLM base URL")?;
+        if config.timeout.is_zero() {
+            return Err(LlmError::Config(
+                "the LLM timeout is zero; expected at least one second".to_owned(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .timeout(config.timeout)
             .build()
@@ -215,6 +285,7 @@ impl LlmClient {
         let body = response.text().await.map_err(|e| self.transport(e))?;
         if !status.is_success() {
             return Err(LlmError::Status {
+                url: self.url.clone(),
                 status: status.as_u16(),
                 body: body.chars().take(ERROR_BODY_CHARS).collect(),
             });
@@ -245,7 +316,9 @@ impl LlmClient {
                 after: self.config.timeout,
             }
         } else {
-            // The source chain says why (refused, reset, DNS…).
+            // The source chain says why (refused, reset, DNS…); the URL is
+            // in the message already.
+            let e = e.without_url();
             let mut reason = e.to_string();
             let mut source = std::error::Error::source(&e);
             while let Some(s) = source {
@@ -307,6 +380,71 @@ mod tests {
     }
 
     #[test]
+    fn client_debug_hides_the_api_key() {
+        let client = LlmClient::new(LlmConfig {
+            base_url: "http://127.0.0.1:11434/v1".to_owned(),
+            model: "m".to_owned(),
+            api_key: Some("sk-secret".to_owned()),
+            timeout: DEFAULT_TIMEOUT,
+        })
+        .expect("client");
+        let debug = format!("{client:?}");
+        assert!(!debug.contains("sk-secret"), "{debug}");
+        assert!(debug.contains("<redacted>"), "{debug}");
+        assert_eq!(client.model(), "m");
+    }
+
+    #[test]
+    fn a_hand_built_config_is_checked_too() {
+        let config = |base_url: &str, timeout| LlmConfig {
+            base_url: base_url.to_owned(),
+            model: DEFAULT_MODEL.to_owned(),
+            api_key: None,
+            timeout,
+        };
+        for (c, expect) in [
+            (
+                config("ftp://x/v1", DEFAULT_TIMEOUT),
+                "expected http or https",
+            ),
+            (config("", DEFAULT_TIMEOUT), "is not a URL"),
+            (
+                config("http://u:pw@x/v1", DEFAULT_TIMEOUT),
+                "the LLM base URL carries credentials",
+            ),
+            (config("http://x/v1", Duration::ZERO), "timeout is zero"),
+        ] {
+            match LlmClient::new(c) {
+                Err(LlmError::Config(m)) => assert!(m.contains(expect), "{m}"),
+                other => panic!("expected {expect:?}, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn status_messages_name_the_url_and_the_likely_cause() {
+        let status = |status, body: &str| LlmError::Status {
+            url: "http://h/v2/chat/completions".to_owned(),
+            status,
+            body: body.to_owned(),
+        };
+        assert_eq!(
+            status(404, " ").to_string(),
+            "LLM endpoint http://h/v2/chat/completions answered HTTP 404 (check that \
+             ORGJOBS_LLM_URL is the API base, e.g. http://127.0.0.1:11434/v1): (empty body)"
+        );
+        assert!(
+            status(401, "no key")
+                .to_string()
+                .contains("HTTP 401 (check ORGJOBS_LLM_API_KEY): no key")
+        );
+        assert_eq!(
+            status(500, "overloaded").to_string(),
+            "LLM endpoint http://h/v2/chat/completions answered HTTP 500: overloaded"
+        );
+    }
+
+    #[test]
     fn bad_settings_say_what_was_expected() {
         for (vars, expect) in [
             (
@@ -314,6 +452,14 @@ mod tests {
                 "has scheme \"localhost\"; expected http or https",
             ),
             (vec![("ORGJOBS_LLM_URL", "not a url")], "is not a URL"),
+            (
+                vec![("ORGJOBS_LLM_URL", "https://user:pw@llm.example/v1")],
+                "carries credentials",
+            ),
+            (
+                vec![("ORGJOBS_LLM_URL", "https://llm.example/v1?key=x")],
+                "has a query or fragment",
+            ),
             (
                 vec![
                     ("ORGJOBS_LLM_URL", "http://x/v1"),

@@ -57,7 +57,10 @@ impl TenantHandler for SmartReply {
         let name = requester_name(ticket.requester_email.as_deref());
         let offline = || compose_offline(&ticket, &hits, name.as_deref(), &org_name);
         let (draft, composer, model, fallback) = match &self.llm {
+            // Nothing retrieved: the offline composer's hand-over reply, not
+            // an ungrounded answer from the model.
             None => (offline(), "offline", None, None),
+            Some(_) if hits.is_empty() => (offline(), "offline", None, None),
             Some(llm) => {
                 let (system, user) = llm_prompt(&ticket, &hits, name.as_deref(), &org_name);
                 match llm.chat(&system, &user).await {
@@ -69,7 +72,9 @@ impl TenantHandler for SmartReply {
                             error = %e,
                             "LLM endpoint failed; the offline composer wrote the draft"
                         );
-                        (offline(), "offline", None, Some(e.to_string()))
+                        // The organization sees a short reason; the log has
+                        // the details (URL, response body).
+                        (offline(), "offline", None, Some(e.summary()))
                     }
                 }
             }

@@ -46,6 +46,8 @@ WITH t AS (
            coalesce(coalesce(frt, ttr) > frt_target, age > frt_target)
            OR coalesce(ttr > ttr_target, age > ttr_target) AS breached
     FROM t
+    -- Closed without a resolution time (imported so): outcome unknown.
+    WHERE ttr IS NOT NULL OR status NOT IN ('resolved', 'closed')
 ), sla AS (
     SELECT count(*) FILTER (WHERE resolved AND NOT breached) AS met,
            count(*) FILTER (WHERE resolved OR breached) AS due

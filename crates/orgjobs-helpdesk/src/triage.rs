@@ -185,7 +185,10 @@ struct OrgModels {
 
 impl OrgModels {
     fn stale(&self, labelled: usize) -> bool {
-        let moved = self.examples.abs_diff(labelled);
+        // Training reads at most TRAINING_LIMIT tickets: compare like with
+        // like, or an organization above the limit would retrain every job.
+        let limit = usize::try_from(TRAINING_LIMIT).unwrap_or(usize::MAX);
+        let moved = self.examples.abs_diff(labelled.min(limit));
         moved >= (self.examples / 10).max(20) || self.trained.elapsed() > RETRAIN_AFTER
     }
 }

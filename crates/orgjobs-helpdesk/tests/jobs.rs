@@ -472,6 +472,61 @@ async fn import_is_idempotent_and_enqueues_like_creation() {
     drop(tx.commit().await.expect("commit"));
     assert_eq!((r.articles_updated, r.tickets_unchanged), (1, 4), "{r:?}");
 
+    // Status and resolution time stay consistent on update: a resolution
+    // time without a status resolves an open ticket; reopening clears it.
+    let state = |ext: &'static str| {
+        let env = &env;
+        async move {
+            // $1 external id.
+            env.json(
+                org,
+                "SELECT to_jsonb(status || ' ' || coalesce(resolved_at::text, '-'))
+                 FROM public.tickets WHERE external_id = $1",
+                &[&ext],
+            )
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+        }
+    };
+    env.import(
+        org,
+        &ticket(
+            "T-9",
+            "Late",
+            "Still waiting",
+            json!({"status": "open",
+            "created_at": "2026-01-05T10:00:00Z"}),
+        ),
+    )
+    .await;
+    env.import(
+        org,
+        &ticket(
+            "T-9",
+            "Late",
+            "Still waiting",
+            json!({
+            "created_at": "2026-01-05T10:00:00Z", "resolved_at": "2026-01-06T10:00:00Z"}),
+        ),
+    )
+    .await;
+    let resolved = state("T-9").await;
+    assert!(resolved.starts_with("resolved 2026-01-06"), "{resolved}");
+    env.import(
+        org,
+        &ticket(
+            "T-2",
+            "Refund",
+            "Where is it",
+            json!({"status": "open",
+            "created_at": "2026-01-01T10:00:00Z"}),
+        ),
+    )
+    .await;
+    assert_eq!(state("T-2").await, "open -");
+
     // An organization that does not exist.
     let nobody = Uuid::new_v4();
     let tx = env.tx(nobody).await;

@@ -35,9 +35,14 @@ async fn client_sends_an_openai_chat_request_and_reads_the_answer() {
     let received = standin.received();
     assert_eq!(received.len(), 1);
     let r = &received[0];
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/v1/chat/completions")
+    );
     assert_eq!(r.authorization.as_deref(), Some("Bearer sk-test"));
     assert_eq!(r.body["model"], "standin-7b");
     assert_eq!(r.body["stream"], false);
+    assert_eq!(r.body["temperature"], 0.2);
     assert_eq!(
         r.body["messages"],
         json!([
@@ -46,9 +51,16 @@ async fn client_sends_an_openai_chat_request_and_reads_the_answer() {
         ])
     );
     // No key configured: no Authorization header.
-    let anonymous = client(&standin.base_url, Duration::from_secs(5), None);
+    let anonymous = client(
+        &format!("{}/", standin.base_url),
+        Duration::from_secs(5),
+        None,
+    );
     anonymous.chat("s", "u").await.expect("answer");
-    assert_eq!(standin.received()[1].authorization, None);
+    let r = &standin.received()[1];
+    assert_eq!(r.authorization, None);
+    // A trailing slash on the base URL does not double up.
+    assert_eq!(r.path, "/v1/chat/completions");
 }
 
 #[tokio::test]
@@ -73,6 +85,22 @@ async fn client_reports_each_failure_plainly() {
     let empty = client(&standin.base_url, fast, None).chat("s", "u").await;
     assert!(matches!(empty, Err(LlmError::Empty)), "{empty:?}");
 
+    let standin = StandIn::start(Behaviour::NoChoices).await;
+    let none = client(&standin.base_url, fast, None).chat("s", "u").await;
+    assert!(matches!(none, Err(LlmError::Empty)), "{none:?}");
+
+    // A base URL without /v1: the 404 says which URL and what to check.
+    let standin = StandIn::start(Behaviour::Reply("unused".into())).await;
+    let root = standin.base_url.trim_end_matches("/v1").to_owned();
+    match client(&root, fast, None).chat("s", "u").await {
+        Err(e @ LlmError::Status { status: 404, .. }) => {
+            let m = e.to_string();
+            assert!(m.contains(&format!("{root}/chat/completions")), "{m}");
+            assert!(m.contains("is the API base"), "{m}");
+        }
+        other => panic!("expected HTTP 404, got {other:?}"),
+    }
+
     let standin = StandIn::start(Behaviour::Slow(Duration::from_secs(5))).await;
     let started = std::time::Instant::now();
     let slow = client(&standin.base_url, Duration::from_secs(1), None)
@@ -87,7 +115,10 @@ async fn client_reports_each_failure_plainly() {
     let url = unreachable_url();
     match client(&url, fast, None).chat("s", "u").await {
         Err(e @ LlmError::Unreachable { .. }) => {
-            assert!(e.to_string().contains(&url), "{e}");
+            let m = e.to_string();
+            assert!(m.contains(&url), "{m}");
+            assert_eq!(m.matches(&url).count(), 1, "the URL once: {m}");
+            assert!(m.contains("refused"), "{m}");
         }
         other => panic!("expected unreachable, got {other:?}"),
     }
@@ -219,6 +250,8 @@ async fn smart_reply_falls_back_to_the_offline_composer_when_the_endpoint_fails(
             "unreachable"
         };
         assert!(reason.contains(expected), "{case}: {reason}");
+        // The organization's row names no internal address.
+        assert!(!reason.contains("127.0.0.1"), "{case}: {reason}");
         let draft = content["draft"].as_str().unwrap_or_default();
         assert!(draft.starts_with("Hi Maria,"), "{case}: {draft}");
         assert!(draft.contains("\"How refunds work\""), "{case}: {draft}");

@@ -73,6 +73,17 @@ pub async fn cmd_org_list(url: &str) -> anyhow::Result<ExitCode> {
 /// are imported), 2 when nothing could be imported (no good line, or the
 /// organization does not exist).
 pub async fn cmd_import(url: &str, org: Uuid, file: &Path) -> anyhow::Result<ExitCode> {
+    match import_file(url, org, file).await {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            // Nothing was imported: exit 2, not the "some lines rejected" 1.
+            eprintln!("error: {e:#}; nothing was imported");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+async fn import_file(url: &str, org: Uuid, file: &Path) -> anyhow::Result<ExitCode> {
     let f = std::fs::File::open(file)
         .with_context(|| format!("cannot open the import file {}", file.display()))?;
     let parsed = parse(BufReader::new(f)).with_context(|| format!("reading {}", file.display()))?;

@@ -1,14 +1,13 @@
 //! A stand-in for an OpenAI-compatible chat endpoint: a real HTTP server on
-//! a free local port that answers `POST /v1/chat/completions` as told and
-//! records what it received.
+//! a free local port that answers `POST /v1/chat/completions` as told (any
+//! other method or path: 404) and records every request it received.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 
 /// How the stand-in answers.
 #[derive(Clone, Debug)]
@@ -19,6 +18,8 @@ pub enum Behaviour {
     Status(u16),
     /// 200 with a body that is not a chat completion.
     Malformed,
+    /// 200 with a chat completion without choices.
+    NoChoices,
     /// A completion, after this long.
     Slow(Duration),
 }
@@ -26,6 +27,8 @@ pub enum Behaviour {
 /// One request the stand-in received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    pub method: String,
+    pub path: String,
     pub authorization: Option<String>,
     pub body: serde_json::Value,
 }
@@ -51,9 +54,7 @@ impl StandIn {
             behaviour,
             received: received.clone(),
         };
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(shared);
+        let app = Router::new().fallback(completions).with_state(shared);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind the stand-in");
@@ -101,10 +102,14 @@ fn completion(text: &str) -> String {
 
 async fn completions(
     State(shared): State<Shared>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: String,
 ) -> (StatusCode, [(header::HeaderName, &'static str); 1], String) {
     shared.received.lock().expect("lock").push(Received {
+        method: method.to_string(),
+        path: uri.path().to_owned(),
         authorization: headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -112,6 +117,9 @@ async fn completions(
         body: serde_json::from_str(&body).unwrap_or(serde_json::Value::Null),
     });
     let json = [(header::CONTENT_TYPE, "application/json")];
+    if method != Method::POST || uri.path() != "/v1/chat/completions" {
+        return (StatusCode::NOT_FOUND, json, String::new());
+    }
     match shared.behaviour {
         Behaviour::Reply(text) => (StatusCode::OK, json, completion(&text)),
         Behaviour::Status(code) => (
@@ -120,6 +128,11 @@ async fn completions(
             r#"{"error":{"message":"model is overloaded"}}"#.to_owned(),
         ),
         Behaviour::Malformed => (StatusCode::OK, json, r#"{"result":"hello"}"#.to_owned()),
+        Behaviour::NoChoices => (
+            StatusCode::OK,
+            json,
+            r#"{"id":"chatcmpl-standin","object":"chat.completion","choices":[]}"#.to_owned(),
+        ),
         Behaviour::Slow(delay) => {
             tokio::time::sleep(delay).await;
             (StatusCode::OK, json, completion("too late"))
