@@ -174,6 +174,15 @@ pub fn rules(
     }
 }
 
+/// The tickets a model learns from (a constant SQL condition on `t`):
+/// resolved or closed, with a category — but not a category this job applied
+/// and nobody has changed since (resolving a ticket does not say its
+/// category was checked), or the model would learn from its own guesses.
+pub const TRAINING_TICKETS: &str = "t.category IS NOT NULL AND t.status IN ('resolved', 'closed')
+     AND NOT EXISTS (SELECT FROM public.ticket_ai_triage a
+                     WHERE a.ticket_id = t.id AND a.category = t.category
+                       AND a.details @> '{\"applied\": true}')";
+
 /// One organization's trained models.
 #[derive(Debug)]
 struct OrgModels {
@@ -221,8 +230,7 @@ impl TriageTicket {
         // RLS: this organization's labelled tickets only.
         let labelled: i64 = tx
             .query_one(
-                "SELECT count(*) FROM public.tickets
-                 WHERE category IS NOT NULL AND status IN ('resolved', 'closed')",
+                &format!("SELECT count(*) FROM public.tickets t WHERE {TRAINING_TICKETS}"),
                 &[],
             )
             .await?
@@ -240,9 +248,10 @@ impl TriageTicket {
         // $1 limit: the newest labelled tickets of this organization.
         let rows = tx
             .query(
-                "SELECT subject, body, category, priority FROM public.tickets
-                 WHERE category IS NOT NULL AND status IN ('resolved', 'closed')
-                 ORDER BY created_at DESC, id LIMIT $1",
+                &format!(
+                    "SELECT subject, body, category, priority FROM public.tickets t
+                     WHERE {TRAINING_TICKETS} ORDER BY created_at DESC, id LIMIT $1"
+                ),
                 &[&TRAINING_LIMIT],
             )
             .await?;

@@ -150,6 +150,39 @@ async fn a_model_trained_on_the_organizations_own_tickets_triages_new_ones() {
         vec![Some("lost_or_stolen_card/urgent".to_owned())]
     );
 
+    // An agent resolves it without touching the category: the model's own
+    // guess must not become training data.
+    let tx = env.tx(bank).await;
+    tx.execute(
+        "UPDATE public.tickets SET status = 'resolved', resolved_at = now()
+         WHERE external_id = 'NEW-1'",
+        &[],
+    )
+    .await
+    .expect("resolve");
+    drop(tx.commit().await.expect("commit"));
+    let training = format!(
+        "SELECT count(*)::text FROM public.tickets t WHERE {}",
+        orgjobs_helpdesk::triage::TRAINING_TICKETS
+    );
+    assert_eq!(
+        env.texts(bank, &training).await,
+        vec![Some("240".to_owned())]
+    );
+    // An agent's correction makes it a training ticket again.
+    let tx = env.tx(bank).await;
+    tx.execute(
+        "UPDATE public.tickets SET category = 'card_arrival' WHERE external_id = 'NEW-1'",
+        &[],
+    )
+    .await
+    .expect("recategorise");
+    drop(tx.commit().await.expect("commit"));
+    assert_eq!(
+        env.texts(bank, &training).await,
+        vec![Some("241".to_owned())]
+    );
+
     // A re-run replaces the row; another organization's job finds nothing.
     let new1 = env.ticket_id(bank, "NEW-1").await;
     env.enqueue("TRIAGE_TICKET", bank, json!({ "ticket_id": new1 }))
