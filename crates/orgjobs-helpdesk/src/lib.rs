@@ -26,8 +26,8 @@ use orgjobs_queue::{
 pub use fanout::MetricsSnapshotAll;
 pub use kb::{KbSuggest, RagIndex};
 pub use organizations::{
-    NewTicket, SlaPolicy, create_organization, default_sla_policies, insert_agent, insert_ticket,
-    merge_settings, set_sla_policies,
+    DEFAULT_SLA_TARGETS, NewTicket, SlaPolicy, create_organization, default_sla_policies,
+    insert_agent, insert_ticket, merge_settings, set_sla_policies,
 };
 pub use reply::SmartReply;
 pub use sla::SlaPredict;

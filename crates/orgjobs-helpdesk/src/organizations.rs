@@ -95,22 +95,27 @@ pub struct SlaPolicy {
     pub resolution_minutes: i32,
 }
 
-/// The policies a new organization starts with (the same targets
-/// [`crate::sla::Policy::default_for`] assumes where a policy is missing).
+/// The default targets, in minutes: (priority, first response, resolution).
+/// The one source of the defaults: new organizations get them as policies,
+/// and `SLA_PREDICT` and `METRICS_SNAPSHOT` assume them for a priority
+/// without a policy.
+pub const DEFAULT_SLA_TARGETS: [(&str, i32, i32); 4] = [
+    ("urgent", 60, 480),
+    ("high", 240, 1440),
+    ("normal", 480, 4320),
+    ("low", 1440, 10080),
+];
+
+/// The policies a new organization starts with: [`DEFAULT_SLA_TARGETS`].
 pub fn default_sla_policies() -> Vec<SlaPolicy> {
-    [
-        ("urgent", 60, 480),
-        ("high", 240, 1440),
-        ("normal", 480, 4320),
-        ("low", 1440, 10080),
-    ]
-    .into_iter()
-    .map(|(p, f, r)| SlaPolicy {
-        priority: p.to_owned(),
-        first_response_minutes: f,
-        resolution_minutes: r,
-    })
-    .collect()
+    DEFAULT_SLA_TARGETS
+        .into_iter()
+        .map(|(p, f, r)| SlaPolicy {
+            priority: p.to_owned(),
+            first_response_minutes: f,
+            resolution_minutes: r,
+        })
+        .collect()
 }
 
 /// Sets (inserting or replacing) `tx`'s organization's SLA policies.

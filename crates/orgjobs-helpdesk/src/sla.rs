@@ -19,6 +19,7 @@
 use chrono::{DateTime, Duration, Utc};
 use orgjobs_queue::{JobError, TenantHandler, TenantTx};
 
+use crate::organizations::DEFAULT_SLA_TARGETS;
 use crate::sla_model::{Observation, SlaForecast, SlaInputs, forecast};
 use crate::tickets::{TicketPayload, load_ticket};
 use crate::work_clock::WorkClock;
@@ -48,16 +49,14 @@ impl Policy {
         }
     }
 
-    /// The targets used for a priority the organization has no policy for
-    /// (first response / resolution): urgent 1 h / 8 h, high 4 h / 24 h,
-    /// normal 8 h / 72 h, low 24 h / 7 days.
+    /// The targets used for a priority the organization has no policy for:
+    /// [`DEFAULT_SLA_TARGETS`] (an unknown priority gets the last, `low`).
     pub fn default_for(priority: &str) -> Self {
-        match priority {
-            "urgent" => Policy::from_minutes(60, 480),
-            "high" => Policy::from_minutes(240, 1440),
-            "normal" => Policy::from_minutes(480, 4320),
-            _ => Policy::from_minutes(1440, 10080),
-        }
+        let (_, first, resolution) = DEFAULT_SLA_TARGETS
+            .into_iter()
+            .find(|t| t.0 == priority)
+            .unwrap_or(DEFAULT_SLA_TARGETS[DEFAULT_SLA_TARGETS.len() - 1]);
+        Policy::from_minutes(first, resolution)
     }
 }
 

@@ -3,7 +3,7 @@
 //! it: the statement has no organization filter of its own).
 //!
 //! SLA compliance comes from the organization's SLA policies (per
-//! priority; a priority without a policy uses [`crate::sla::Policy::default_for`]):
+//! priority; a priority without a policy uses [`DEFAULT_SLA_TARGETS`](crate::DEFAULT_SLA_TARGETS)):
 //! among tickets whose outcome is decided — resolved, or a target already
 //! missed — the share that met both the first-response and the resolution
 //! target. A ticket resolved without a recorded first response counts its
@@ -15,6 +15,8 @@ use chrono::{DateTime, Utc};
 use orgjobs_queue::{JobError, TenantHandler, TenantTx, TxError};
 use serde::Deserialize;
 use uuid::Uuid;
+
+use crate::organizations::DEFAULT_SLA_TARGETS;
 
 /// The kind name.
 pub const METRICS_SNAPSHOT: &str = "METRICS_SNAPSHOT";
@@ -33,14 +35,12 @@ WITH t AS (
            extract(epoch FROM tk.first_response_at - tk.created_at)::float8 AS frt,
            extract(epoch FROM tk.resolved_at - tk.created_at)::float8 AS ttr,
            extract(epoch FROM now() - tk.created_at)::float8 AS age,
-           coalesce(p.first_response_minutes,
-                    CASE tk.priority WHEN 'urgent' THEN 60 WHEN 'high' THEN 240
-                                     WHEN 'normal' THEN 480 ELSE 1440 END) * 60.0 AS frt_target,
-           coalesce(p.resolution_minutes,
-                    CASE tk.priority WHEN 'urgent' THEN 480 WHEN 'high' THEN 1440
-                                     WHEN 'normal' THEN 4320 ELSE 10080 END) * 60.0 AS ttr_target
+           coalesce(p.first_response_minutes, d.frt) * 60.0 AS frt_target,
+           coalesce(p.resolution_minutes, d.ttr) * 60.0 AS ttr_target
     FROM public.tickets tk
     LEFT JOIN public.sla_policies p ON p.priority = tk.priority
+    LEFT JOIN unnest($2::text[], $3::int4[], $4::int4[]) AS d(priority, frt, ttr)
+           ON d.priority = tk.priority
 ), judged AS (
     SELECT ttr IS NOT NULL AS resolved,
            coalesce(coalesce(frt, ttr) > frt_target, age > frt_target)
@@ -78,8 +78,16 @@ impl TenantHandler for MetricsSnapshot {
 
     async fn run(&self, tx: &mut TenantTx, _: SnapshotPayload) -> Result<(), JobError> {
         // $1: the organization of this transaction (the policy's WITH CHECK
-        // refuses any other).
-        tx.execute(SNAPSHOT_SQL, &[&tx.org_id()]).await?;
+        // refuses any other); $2..$4: the default targets, for priorities
+        // without a policy.
+        let priorities: Vec<&str> = DEFAULT_SLA_TARGETS.iter().map(|t| t.0).collect();
+        let first: Vec<i32> = DEFAULT_SLA_TARGETS.iter().map(|t| t.1).collect();
+        let resolution: Vec<i32> = DEFAULT_SLA_TARGETS.iter().map(|t| t.2).collect();
+        tx.execute(
+            SNAPSHOT_SQL,
+            &[&tx.org_id(), &priorities, &first, &resolution],
+        )
+        .await?;
         Ok(())
     }
 }
