@@ -105,26 +105,13 @@ pub fn observations(
         if t.ended_unknown && resolved.is_none() {
             continue;
         }
-        frt.push(match responded {
-            Some(r) => Observation {
-                secs: secs(t.created_at, r),
-                observed: true,
-            },
-            None => Observation {
-                secs: age,
-                observed: false,
-            },
-        });
-        ttr.push(match resolved {
-            Some(r) => Observation {
-                secs: secs(t.created_at, r),
-                observed: true,
-            },
-            None => Observation {
-                secs: age,
-                observed: false,
-            },
-        });
+        // The event's time if it happened, else censored at the age.
+        let observe = |event: Option<DateTime<Utc>>| Observation {
+            secs: event.map_or(age, |at| secs(t.created_at, at)),
+            observed: event.is_some(),
+        };
+        frt.push(observe(responded));
+        ttr.push(observe(resolved));
     }
     (frt, ttr)
 }

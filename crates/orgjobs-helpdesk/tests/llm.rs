@@ -10,7 +10,7 @@ use orgjobs_helpdesk::HelpdeskOptions;
 use orgjobs_helpdesk::llm::{LlmClient, LlmConfig, LlmError};
 use serde_json::json;
 use support::llm_standin::{Behaviour, StandIn, unreachable_url};
-use support::{Env, article, env, ticket};
+use support::{Env, article, env, refund_ticket};
 use uuid::Uuid;
 
 fn client(base_url: &str, timeout: Duration, key: Option<&str>) -> LlmClient {
@@ -147,16 +147,7 @@ async fn shop_with_ticket(env: &Env) -> (Uuid, Uuid) {
     )
     .await;
     env.drain(&HelpdeskOptions::default()).await;
-    env.import(
-        org,
-        &ticket(
-            "T-1",
-            "Where is my refund?",
-            "I sent the parcel back last week and still have no refund on my card.",
-            json!({"requester_email": "maria.lopez@example.com", "status": "open"}),
-        ),
-    )
-    .await;
+    env.import(org, &refund_ticket()).await;
     let id = env.ticket_id(org, "T-1").await;
     env.enqueue("SMART_REPLY", org, json!({ "ticket_id": id }))
         .await;

@@ -162,6 +162,48 @@ impl Env {
     }
 }
 
+impl Env {
+    /// Runs `kind` as `org` on a row of another organization (payload
+    /// `{key: id}`), then asserts the job ended as that handler must: "not
+    /// found in this organization", discarded after one attempt.
+    pub async fn run_foreign_job(&self, org: Uuid, kind: &str, key: &str, id: Uuid) {
+        self.enqueue(kind, org, serde_json::json!({ key: id }))
+            .await;
+        self.drain(&HelpdeskOptions::default()).await;
+        // $1 kind, $2 payload key, $3 the row's id.
+        let row = self
+            .admin
+            .query_one(
+                "SELECT state, attempt, last_error FROM orgjobs.jobs
+                 WHERE kind = $1 AND organization_id = $4 AND payload->>$2 = $3::uuid::text
+                 ORDER BY id DESC LIMIT 1",
+                &[&kind, &key, &id, &org],
+            )
+            .await
+            .expect("job");
+        let (state, attempt, error): (String, i32, Option<String>) =
+            (row.get(0), row.get(1), row.get(2));
+        assert_eq!(state, "discarded", "{kind}: {error:?}");
+        assert_eq!(attempt, 1, "{kind} must not be retried");
+        let error = error.unwrap_or_default();
+        assert!(
+            error.contains("not found in this organization"),
+            "{kind}: {error}"
+        );
+    }
+}
+
+/// The open ticket the suggestion and reply tests answer: a refund that
+/// has not arrived, from Maria.
+pub fn refund_ticket() -> String {
+    ticket(
+        "T-1",
+        "Where is my refund?",
+        "I sent the parcel back last week and still have no refund on my card.",
+        serde_json::json!({"requester_email": "maria.lopez@example.com", "status": "open"}),
+    )
+}
+
 /// One import line.
 pub fn ticket(ext: &str, subject: &str, body: &str, extra: serde_json::Value) -> String {
     let mut v = serde_json::json!({
