@@ -342,6 +342,55 @@ mod tests {
     }
 
     #[test]
+    fn forecasts_run_on_the_teams_working_hours() {
+        // A team that works weekdays 9:00-17:00: every ticket created there
+        // answered after 1 h and resolved after 4 h.
+        let monday = Utc
+            .with_ymd_and_hms(2026, 1, 5, 9, 0, 0)
+            .single()
+            .unwrap_or_default();
+        let mut history = Vec::new();
+        for week in 0..8 {
+            for day in 0..5 {
+                for hour in 0..4 {
+                    let created = monday + Duration::days(week * 7 + day) + Duration::hours(hour);
+                    history.push(HistTicket {
+                        category: None,
+                        created_at: created,
+                        first_response_at: Some(created + Duration::hours(1)),
+                        resolved_at: Some(created + Duration::hours(4)),
+                        ended_unknown: false,
+                    });
+                }
+            }
+        }
+        let policy = Policy::from_minutes(120, 480);
+        let forecast_at = |created: DateTime<Utc>| {
+            let ticket = HistTicket {
+                category: None,
+                created_at: created,
+                first_response_at: None,
+                resolved_at: None,
+                ended_unknown: false,
+            };
+            forecast_as_of(&ticket, policy, &history, 1.0, created)
+        };
+        // Tuesday 9:00: a whole working day before the 8 h deadline.
+        let tuesday = forecast_at(monday + Duration::days(64));
+        // Friday 16:00: one working hour before the weekend, and the 8 h
+        // deadline falls on Saturday.
+        let friday = forecast_at(monday + Duration::days(67) + Duration::hours(7));
+        assert!(tuesday.breach_probability < 0.2, "{tuesday:?}");
+        assert!(friday.breach_probability > 0.8, "{friday:?}");
+        // The predicted resolution lands on Monday, in wall-clock time.
+        let hours = friday.resolution_after / 3600.0;
+        assert!(
+            (64.0..72.0).contains(&hours),
+            "{hours} h after Friday 16:00"
+        );
+    }
+
+    #[test]
     fn observations_respect_the_clock() {
         let h = [hist(0, Some(10)), hist(5, None), hist(20, Some(30))];
         let refs: Vec<&HistTicket> = h.iter().collect();
