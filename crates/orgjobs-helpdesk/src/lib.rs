@@ -44,6 +44,10 @@ pub const HELPDESK_MIGRATIONS: &[Migration] = &[
         name: "helpdesk/0002_knowledge_sla_ai",
         sql: include_str!("../migrations/0002_knowledge_sla_ai.sql"),
     },
+    Migration {
+        name: "helpdesk/0003_reviewed_functions",
+        sql: include_str!("../migrations/0003_reviewed_functions.sql"),
+    },
 ];
 
 /// Every migration of the application, in order: the queue's, then the

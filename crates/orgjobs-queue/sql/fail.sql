@@ -1,5 +1,5 @@
 -- Records a failed attempt of job $1 (attempt $2, the fencing token) by
--- worker $3 with message $4. $5: discard now (true) or retry; $6: seconds
+-- worker $3 (which must still hold it) with message $4. $5: discard now (true) or retry; $6: seconds
 -- until the retry. A job out of attempts is discarded either way; a job whose
 -- cancellation was requested ends cancelled. Returns the new state; no row
 -- when the attempt no longer holds the job.
@@ -16,5 +16,5 @@ SET state        = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
                        'attempt', attempt, 'at', now(), 'worker', $3::text, 'error', $4::text)),
     locked_by    = NULL,
     locked_until = NULL
-WHERE id = $1 AND attempt = $2 AND state = 'running'
+WHERE id = $1 AND attempt = $2 AND locked_by = $3::text AND state = 'running'
 RETURNING state

@@ -34,6 +34,8 @@ pub struct RoleAttrs {
 pub struct TenantTable {
     /// Schema-qualified, quoted as PostgreSQL quotes it (`regclass::text`).
     pub name: String,
+    /// The bare table name (`relname`), as server messages spell it.
+    pub relname: String,
     /// `relrowsecurity`.
     pub rls_enabled: bool,
     /// `relforcerowsecurity`.
@@ -117,7 +119,7 @@ pub async fn login_attrs(client: &Client) -> Result<RoleAttrs, DbError> {
         .map_err(|e| DbError::query("reading the login role", e))?
         .into_iter()
         .next()
-        .ok_or(DbError::Pool {
+        .ok_or(DbError::State {
             what: "reading the login role",
             reason: "the login role is not in pg_roles".to_owned(),
         })?;
@@ -154,7 +156,8 @@ pub async fn tenant_tables(
                      FROM pg_catalog.pg_attribute w
                      WHERE w.attrelid = c.oid AND w.attnum > 0 AND NOT w.attisdropped
                        AND w.attgenerated = '' AND w.attidentity <> 'a'
-                     ORDER BY w.attnum LIMIT 1)
+                     ORDER BY w.attnum LIMIT 1),
+                    c.relname::text
              FROM pg_catalog.pg_class c
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_catalog.pg_attribute a
@@ -194,6 +197,7 @@ pub async fn tenant_tables(
             widening_policies: r.get(5),
             has_standard_policy: r.get(6),
             writable_column: r.get(7),
+            relname: r.get(8),
         })
         .collect())
 }

@@ -1,11 +1,15 @@
 //! Connecting to PostgreSQL: URL parsing with passwords hidden in every
-//! message, a connection pool, and single connections for LISTEN and admin
-//! work.
+//! message, TLS as libpq's `sslmode` spells it, a connection pool whose
+//! checkouts wait a bounded time, and single connections for LISTEN and
+//! admin work.
 
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, Config, NoTls};
 
 use crate::error::{DbError, PgErr};
+use crate::tls::Tls;
 
 /// Replaces the password of a connection URL (`postgres://user:pw@host/db`) or
 /// keyword string (`password=pw`) with `***`, for messages and logs.
@@ -40,24 +44,58 @@ pub fn redact_url(url: &str) -> String {
         .join(" ")
 }
 
-/// A parsed database URL that remembers how to print itself safely.
+/// A parsed database URL that remembers how to print itself safely, and its
+/// TLS settings (`sslmode`, `sslrootcert`; see [`crate::tls`]).
 #[derive(Clone, Debug)]
 pub struct DbUrl {
     config: Config,
     redacted: String,
+    tls: Tls,
+}
+
+/// How a pool hands out connections.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolOptions {
+    /// Connections at most.
+    pub size: usize,
+    /// How long a checkout waits for a free connection before it fails
+    /// (a pool without a bound would wait forever once exhausted).
+    pub wait_timeout: Duration,
+    /// How long opening a new connection may take.
+    pub connect_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// `size` connections, 30 s to wait for one, 10 s to open one.
+    pub fn new(size: usize) -> Self {
+        PoolOptions {
+            size,
+            wait_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 impl DbUrl {
-    /// Parses a URL or keyword/value connection string.
+    /// Parses a URL or keyword/value connection string, with libpq's
+    /// `sslmode` and `sslrootcert` (or `PGSSLMODE`, `PGSSLROOTCERT`).
     pub fn parse(url: &str) -> Result<Self, DbError> {
         let redacted = redact_url(url);
-        let config: Config =
-            url.parse()
-                .map_err(|e: tokio_postgres::Error| DbError::InvalidUrl {
-                    url: redacted.clone(),
-                    reason: e.to_string(),
-                })?;
-        Ok(DbUrl { config, redacted })
+        let invalid = |reason: String| DbError::InvalidUrl {
+            url: redacted.clone(),
+            reason,
+        };
+        let (rest, mode, root) = crate::tls::split_tls_params(url).map_err(invalid)?;
+        let mut config: Config = rest
+            .parse()
+            .map_err(|e: tokio_postgres::Error| invalid(e.to_string()))?;
+        config.ssl_mode(mode.driver_mode());
+        let tls = Tls::new(mode, root).map_err(invalid)?;
+        Ok(DbUrl {
+            config,
+            redacted,
+            tls,
+        })
     }
 
     /// The URL with its password hidden.
@@ -68,6 +106,11 @@ impl DbUrl {
     /// The driver configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The TLS settings.
+    pub fn tls(&self) -> &Tls {
+        &self.tls
     }
 
     /// The database name, if the URL names one.
@@ -93,53 +136,153 @@ impl DbUrl {
             }
             _ => format!("{} (database {dbname})", self.redacted),
         };
-        DbUrl { config, redacted }
+        DbUrl {
+            config,
+            redacted,
+            tls: self.tls.clone(),
+        }
     }
 
     /// Opens one connection and drives it on a background task.
     pub async fn connect(&self) -> Result<Client, DbError> {
-        let (client, connection) =
-            self.config
-                .connect(NoTls)
-                .await
-                .map_err(|e| DbError::Connect {
-                    url: self.redacted.clone(),
-                    reason: PgErr(&e).to_string(),
-                })?;
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(error = %PgErr(&e), "database connection closed");
+        let fail = |e: tokio_postgres::Error| connect_error(&self.redacted, &self.tls, &e);
+        match self.tls.connector() {
+            Some(tls) => {
+                let (client, connection) = self.config.connect(tls.clone()).await.map_err(fail)?;
+                tokio::spawn(drive(connection));
+                Ok(client)
             }
-        });
-        Ok(client)
+            None => {
+                let (client, connection) = self.config.connect(NoTls).await.map_err(fail)?;
+                tokio::spawn(drive(connection));
+                Ok(client)
+            }
+        }
     }
 
-    /// Builds a pool of at most `size` connections and checks that one can be
-    /// opened, so that an unreachable server is reported at once.
+    /// Builds a pool of at most `size` connections (see [`PoolOptions::new`]
+    /// for the timeouts) and checks that one can be opened, so that an
+    /// unreachable server is reported at once.
     pub async fn pool(&self, size: usize) -> Result<Pool, DbError> {
-        let manager = Manager::from_config(
-            self.config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        self.pool_with(PoolOptions::new(size)).await
+    }
+
+    /// [`DbUrl::pool`] with explicit options.
+    pub async fn pool_with(&self, options: PoolOptions) -> Result<Pool, DbError> {
+        let manager_config = ManagerConfig {
+            recycling_method: RecyclingMethod::Fast,
+        };
+        let mut config = self.config.clone();
+        config.connect_timeout(options.connect_timeout);
+        let manager = match self.tls.connector() {
+            Some(tls) => Manager::from_config(config, tls.clone(), manager_config),
+            None => Manager::from_config(config, NoTls, manager_config),
+        };
         let pool = Pool::builder(manager)
-            .max_size(size.max(1))
+            .max_size(options.size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(options.wait_timeout))
+            .create_timeout(Some(options.connect_timeout))
             .build()
             .map_err(|e| DbError::Pool {
                 what: "building the connection pool",
                 reason: e.to_string(),
             })?;
-        let _checked = pool.get().await.map_err(|e| DbError::Connect {
-            url: self.redacted.clone(),
-            reason: match &e {
-                deadpool_postgres::PoolError::Backend(b) => PgErr(b).to_string(),
-                other => other.to_string(),
+        let _checked = pool.get().await.map_err(|e| match &e {
+            deadpool_postgres::PoolError::Backend(b) => connect_error(&self.redacted, &self.tls, b),
+            other => DbError::Connect {
+                url: self.redacted.clone(),
+                reason: pool_reason(other),
             },
         })?;
         Ok(pool)
     }
+}
+
+async fn drive<S, T>(connection: tokio_postgres::Connection<S, T>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if let Err(e) = connection.await {
+        tracing::debug!(error = %PgErr(&e), "database connection closed");
+    }
+}
+
+/// A connection failure, told apart: TLS problems (certificate, name,
+/// protocol) get their own message, since "is the server running?" would
+/// send the operator the wrong way.
+fn connect_error(url: &str, tls: &Tls, e: &tokio_postgres::Error) -> DbError {
+    match tls_cause(e) {
+        Some(cause) => DbError::Tls {
+            url: url.to_owned(),
+            sslmode: tls.mode().as_str(),
+            reason: cause,
+        },
+        None => DbError::Connect {
+            url: url.to_owned(),
+            reason: PgErr(e).to_string(),
+        },
+    }
+}
+
+/// The rustls error behind a failed handshake, in words, if there is one.
+fn tls_cause(e: &tokio_postgres::Error) -> Option<String> {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(e);
+    while let Some(s) = source {
+        let found = s.downcast_ref::<rustls::Error>().or_else(|| {
+            s.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        });
+        if let Some(r) = found {
+            return Some(match r {
+                rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer) => {
+                    "the server's certificate is not signed by a CA in sslrootcert".to_owned()
+                }
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::NotValidForName
+                    | rustls::CertificateError::NotValidForNameContext { .. },
+                ) => format!(
+                    "the server's certificate is not issued for the host connected to ({r}); connect by a name the certificate lists, or use sslmode=verify-ca"
+                ),
+                other => other.to_string(),
+            });
+        }
+        source = s.source();
+    }
+    let text = e.to_string();
+    (text.contains("TLS") || text.contains("SSL")).then_some(text)
+}
+
+/// A pool error in words an operator can act on.
+pub(crate) fn pool_reason(e: &deadpool_postgres::PoolError) -> String {
+    use deadpool_postgres::{PoolError, TimeoutType};
+    match e {
+        PoolError::Timeout(TimeoutType::Wait) => {
+            "every pooled connection stayed in use for the whole wait timeout (the pool is too small for the work, or connections are stuck)".to_owned()
+        }
+        PoolError::Timeout(TimeoutType::Create) => {
+            "opening a new connection timed out".to_owned()
+        }
+        PoolError::Timeout(TimeoutType::Recycle) => {
+            "checking a pooled connection timed out".to_owned()
+        }
+        PoolError::Backend(b) => PgErr(b).to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// Takes a connection from `pool`, or says why it could not, naming what
+/// it was for.
+pub(crate) async fn checkout(
+    pool: &Pool,
+    what: &'static str,
+) -> Result<deadpool_postgres::Object, DbError> {
+    pool.get().await.map_err(|e| DbError::Pool {
+        what,
+        reason: pool_reason(&e),
+    })
 }
 
 /// A pooled connection in the middle of something (a transaction): if this

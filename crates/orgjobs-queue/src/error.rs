@@ -16,6 +16,16 @@ pub enum DbError {
         /// What the driver reported.
         reason: String,
     },
+    /// The TLS handshake failed or the server's certificate was refused.
+    #[error("cannot connect to PostgreSQL at {url} over TLS (sslmode={sslmode}): {reason}")]
+    Tls {
+        /// The URL tried, with any password replaced by `***`.
+        url: String,
+        /// The `sslmode` in force.
+        sslmode: &'static str,
+        /// What went wrong, in words.
+        reason: String,
+    },
     /// `DATABASE_URL` does not parse.
     #[error("DATABASE_URL {url} is not a valid PostgreSQL connection string: {reason}")]
     InvalidUrl {
@@ -32,6 +42,15 @@ pub enum DbError {
         /// The driver error (already part of the message, so not chained as
         /// a `source`, which would print it twice).
         cause: tokio_postgres::Error,
+    },
+    /// The database or a transaction was not in the state the operation
+    /// needs (for example a transaction that never began).
+    #[error("{what}: {reason}")]
+    State {
+        /// What orgjobs was doing.
+        what: &'static str,
+        /// What was found instead.
+        reason: String,
     },
     /// No pooled connection could be had.
     #[error("{what}: no database connection available: {reason}")]

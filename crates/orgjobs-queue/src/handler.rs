@@ -270,6 +270,18 @@ impl fmt::Debug for Registry {
     }
 }
 
+/// A setting named a kind that is not registered.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot configure job kind {kind}: it is not registered (registered kinds: {known}); register its handler first"
+)]
+pub struct UnknownKind {
+    /// The kind asked for.
+    pub kind: String,
+    /// The kinds registered, joined with ", ".
+    pub known: String,
+}
+
 /// The payload of a job does not fit its kind.
 #[derive(Debug, thiserror::Error)]
 #[error("payload for {kind} does not parse: {reason}")]
@@ -330,29 +342,36 @@ impl Registry {
         self
     }
 
-    /// Sets the retry policy of a registered kind (no effect otherwise).
-    pub fn with_retry(mut self, kind: &str, policy: RetryPolicy) -> Self {
-        if let Some(k) = self.kinds.get_mut(kind) {
-            k.retry = policy;
-        }
-        self
+    /// Sets the retry policy of a registered kind.
+    pub fn with_retry(self, kind: &str, policy: RetryPolicy) -> Result<Self, UnknownKind> {
+        self.configure(kind, |k| k.retry = policy)
     }
 
     /// Sets how long a job of `kind` may run before it is cancelled, rolled
     /// back and failed (retried or discarded like any failure).
-    pub fn with_timeout(mut self, kind: &str, timeout: Duration) -> Self {
-        if let Some(k) = self.kinds.get_mut(kind) {
-            k.timeout = timeout;
-        }
-        self
+    pub fn with_timeout(self, kind: &str, timeout: Duration) -> Result<Self, UnknownKind> {
+        self.configure(kind, |k| k.timeout = timeout)
     }
 
     /// Sets the default `max_attempts` of `kind` (a job's own setting wins).
-    pub fn with_max_attempts(mut self, kind: &str, max_attempts: i32) -> Self {
-        if let Some(k) = self.kinds.get_mut(kind) {
-            k.max_attempts = max_attempts.max(1);
+    pub fn with_max_attempts(self, kind: &str, max_attempts: i32) -> Result<Self, UnknownKind> {
+        self.configure(kind, |k| k.max_attempts = max_attempts.max(1))
+    }
+
+    /// Applies `f` to the settings of `kind`, or says that no such kind is
+    /// registered (a typo would otherwise leave the defaults in force
+    /// unnoticed).
+    fn configure(mut self, kind: &str, f: impl FnOnce(&mut Kind)) -> Result<Self, UnknownKind> {
+        match self.kinds.get_mut(kind) {
+            Some(k) => {
+                f(k);
+                Ok(self)
+            }
+            None => Err(UnknownKind {
+                kind: kind.to_owned(),
+                known: self.kind_list(),
+            }),
         }
-        self
     }
 
     /// The scope of `kind`, or `None` when it is not registered.
@@ -462,6 +481,27 @@ mod tests {
             let d = p.delay(3).as_secs_f64();
             assert!((6.4..=9.6).contains(&d), "{d}");
         }
+    }
+
+    #[test]
+    fn settings_for_an_unknown_kind_are_an_error() {
+        struct Noop;
+        impl TenantHandler for Noop {
+            const KIND: &'static str = "NOOP";
+            type Payload = Value;
+            async fn run(&self, _: &mut TenantTx, _: Value) -> Result<(), JobError> {
+                Ok(())
+            }
+        }
+        let reg = Registry::new().tenant(Noop);
+        let reg = reg
+            .with_timeout("NOOP", Duration::from_secs(1))
+            .expect("known kind");
+        let err = reg
+            .with_retry("NOPE", RetryPolicy::default())
+            .expect_err("unknown kind");
+        assert_eq!(err.kind, "NOPE");
+        assert!(err.to_string().contains("registered kinds: NOOP"), "{err}");
     }
 
     #[test]

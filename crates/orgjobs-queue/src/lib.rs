@@ -16,6 +16,7 @@ mod db;
 mod enqueue;
 mod error;
 mod handler;
+mod health;
 mod maintenance;
 mod metrics;
 mod migrate;
@@ -23,6 +24,7 @@ mod periodic;
 mod proof;
 mod session;
 mod statements;
+pub mod tls;
 mod worker;
 
 pub use admin::{
@@ -34,13 +36,14 @@ pub use catalog::{
     RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
     tenant_tables,
 };
-pub use db::{DbUrl, redact_url};
+pub use db::{DbUrl, PoolOptions, redact_url};
 pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
 pub use handler::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, GlobalHandler, JobError, PayloadError, Registry,
-    RetryPolicy, Scope, TenantHandler,
+    RetryPolicy, Scope, TenantHandler, UnknownKind,
 };
+pub use health::{Health, HealthState};
 pub use metrics::Metrics;
 pub use migrate::{
     MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,

@@ -10,7 +10,7 @@ use deadpool_postgres::Pool;
 use tokio_postgres::types::Type;
 use tracing::{info, warn};
 
-use crate::error::{DbError, PgErr};
+use crate::error::DbError;
 use crate::periodic::Periodic;
 use crate::statements::{self, StatementMode};
 
@@ -47,10 +47,7 @@ impl Maintenance {
     }
 
     async fn conn(&self, what: &'static str) -> Result<deadpool_postgres::Object, DbError> {
-        self.pool.get().await.map_err(|e| DbError::Pool {
-            what,
-            reason: e.to_string(),
-        })
+        crate::db::checkout(&self.pool, what).await
     }
 
     async fn lead(&self) -> Result<bool, DbError> {
@@ -176,10 +173,7 @@ impl Maintenance {
                 if conn.batch_execute("ROLLBACK").await.is_ok() {
                     drop(guard.finish());
                 }
-                Err(DbError::Pool {
-                    what: "enqueueing a periodic job",
-                    reason: PgErr(&e).to_string(),
-                })
+                Err(DbError::query("enqueueing a periodic job", e))
             }
         }
     }

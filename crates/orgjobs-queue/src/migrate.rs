@@ -37,6 +37,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0002_fair_claim",
         sql: include_str!("../migrations/0002_fair_claim.sql"),
     },
+    Migration {
+        name: "orgjobs/0003_fencing_reviewed_functions",
+        sql: include_str!("../migrations/0003_fencing_reviewed_functions.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

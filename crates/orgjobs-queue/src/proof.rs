@@ -54,10 +54,7 @@ const INJECTION_ORG: &str = "x'; drop table tickets; --";
 /// Runs every check on a connection of `pool` and returns them in order.
 /// The caller decides the exit status: all must pass (warnings allowed).
 pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>, DbError> {
-    let conn = pool.get().await.map_err(|e| DbError::Pool {
-        what: "running the proof",
-        reason: e.to_string(),
-    })?;
+    let conn = crate::db::checkout(pool, "running the proof").await?;
     let mut checks = Vec::new();
     let tenant = roles.tenant_role.as_str();
 

@@ -31,6 +31,7 @@ use uuid::Uuid;
 use crate::db::Unfinished;
 use crate::error::{DbError, PgErr};
 use crate::statements::{self, StatementMode, Typed};
+use crate::tls::Tls;
 
 /// How job transactions are opened: the role names (the defaults are the
 /// contract, `orgjobs_tenant` and `orgjobs_global`; the migrations grant to
@@ -83,6 +84,13 @@ impl TxError {
         }
     }
 }
+
+/// SQLSTATE of a privilege error (insufficient_privilege), which is what a
+/// row-level security WITH CHECK violation raises.
+const RLS_DENIED_SQLSTATE: &str = "42501";
+/// The server function that raises row-level security WITH CHECK
+/// violations (the error's `routine` field, the same in every language).
+const RLS_CHECK_ROUTINE: &str = "ExecWithCheckOptions";
 
 /// Statements that end or nest transactions, or change session state.
 const REFUSED_KEYWORDS: &[&str] = &[
@@ -139,6 +147,9 @@ pub struct ScopedTx {
     lazy: Option<LazyBegin>,
     mode: StatementMode,
     cancel: Arc<AtomicBool>,
+    /// Messages of statements refused by a row-level security policy's
+    /// WITH CHECK, seen by the runtime whatever the handler then does.
+    rls_denials: std::sync::Mutex<Vec<String>>,
 }
 
 /// How to begin a transaction on first use: the pool, the context
@@ -188,7 +199,7 @@ async fn open(
         }
     };
     match res {
-        Ok(()) => guard.finish().ok_or_else(|| DbError::Pool {
+        Ok(()) => guard.finish().ok_or_else(|| DbError::State {
             what: "beginning the job transaction",
             reason: "connection lost".to_owned(),
         }),
@@ -210,6 +221,7 @@ impl ScopedTx {
             lazy: None,
             mode,
             cancel: Arc::new(AtomicBool::new(false)),
+            rls_denials: std::sync::Mutex::new(Vec::new()),
         })
     }
 
@@ -224,6 +236,7 @@ impl ScopedTx {
             }),
             mode,
             cancel: Arc::new(AtomicBool::new(false)),
+            rls_denials: std::sync::Mutex::new(Vec::new()),
         }
     }
 
@@ -281,32 +294,62 @@ impl ScopedTx {
     /// per connection and cached (see [`StatementMode`]).
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.obj().await?.query(&stmt, params).await?)
+        let res = self.obj().await?.query(&stmt, params).await;
+        self.observe(res)
     }
 
     /// Runs a statement that returns exactly one row.
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.obj().await?.query_one(&stmt, params).await?)
+        let res = self.obj().await?.query_one(&stmt, params).await;
+        self.observe(res)
     }
 
     /// Runs a statement that returns at most one row.
     pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.obj().await?.query_opt(&stmt, params).await?)
+        let res = self.obj().await?.query_opt(&stmt, params).await;
+        self.observe(res)
     }
 
     /// Runs a statement and returns the number of rows it affected.
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, TxError> {
         let stmt = self.prepare(sql).await?;
-        Ok(self.obj().await?.execute(&stmt, params).await?)
+        let res = self.obj().await?.execute(&stmt, params).await;
+        self.observe(res)
+    }
+
+    /// Notes a row-level security refusal before handing the result on.
+    /// Recognised by SQLSTATE 42501 and the server routine that raises it
+    /// (`ExecWithCheckOptions`), never by the message, which is translated
+    /// under a non-English `lc_messages`.
+    fn observe<T>(&self, res: Result<T, tokio_postgres::Error>) -> Result<T, TxError> {
+        if let Err(e) = &res {
+            if let Some(db) = e.as_db_error() {
+                if db.code().code() == RLS_DENIED_SQLSTATE
+                    && db.routine() == Some(RLS_CHECK_ROUTINE)
+                {
+                    self.rls_denials
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(db.message().to_owned());
+                }
+            }
+        }
+        Ok(res?)
+    }
+
+    /// The messages of the statements that a row-level security policy
+    /// refused so far (the worker counts them by table).
+    pub(crate) fn take_rls_denials(&self) -> Vec<String> {
+        std::mem::take(&mut *self.rls_denials.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Commits, returning the connection.
     pub(crate) async fn commit(mut self) -> Result<Object, DbError> {
         let guard = Unfinished::new(self.take_conn()?);
         match guard.conn().batch_execute("COMMIT").await {
-            Ok(()) => guard.finish().ok_or_else(|| DbError::Pool {
+            Ok(()) => guard.finish().ok_or_else(|| DbError::State {
                 what: "committing the job transaction",
                 reason: "connection lost".to_owned(),
             }),
@@ -330,21 +373,24 @@ impl ScopedTx {
     /// whatever statement may still run, then closes the connection (the
     /// server rolls back). A late cancel can thus never hit the next user
     /// of a pooled connection.
-    pub(crate) async fn abort(mut self) {
+    pub(crate) async fn abort(mut self, tls: &Tls) {
         let Some(conn) = self.conn.take() else {
             return;
         };
         let guard = Unfinished::new(conn);
-        let _ = guard
-            .conn()
-            .cancel_token()
-            .cancel_query(tokio_postgres::NoTls)
-            .await;
+        let token = guard.conn().cancel_token();
+        // The cancel request opens a connection of its own, with the same
+        // TLS as the pool's (a server that requires TLS refuses it plain).
+        let _ = match tls.connector() {
+            Some(c) => token.cancel_query(c.clone()).await,
+            None => token.cancel_query(tokio_postgres::NoTls).await,
+        };
         drop(guard);
     }
 
-    /// Runs `SELECT orgjobs.complete_job(id, attempt)` and `COMMIT` in one
-    /// flight. If the completion fails (the job is no longer this attempt's),
+    /// Runs `SELECT orgjobs.complete_job(id, attempt, worker)` and `COMMIT`
+    /// in one flight. If the completion fails (the job is no longer this
+    /// attempt's, or no longer this worker's),
     /// the transaction is aborted and the COMMIT rolls it back: the handler's
     /// writes never outlive a lost job. Returns `Ok(None)` without doing
     /// anything when the transaction never began: the caller completes such
@@ -353,14 +399,20 @@ impl ScopedTx {
         mut self,
         job_id: i64,
         attempt: i32,
+        worker: &str,
     ) -> Result<Option<Object>, DbError> {
-        const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2)";
+        // $1 job, $2 attempt, $3 the worker that claimed it.
+        const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3)";
         let Some(conn) = self.conn.take() else {
             return Ok(None);
         };
         let guard = Unfinished::new(conn);
         let conn = guard.conn();
-        let params: [Typed<'_>; 2] = [(&job_id, Type::INT8), (&attempt, Type::INT4)];
+        let params: [Typed<'_>; 3] = [
+            (&job_id, Type::INT8),
+            (&attempt, Type::INT4),
+            (&worker, Type::TEXT),
+        ];
         let (done, committed) = match self.mode {
             StatementMode::Cached => {
                 let stmt = statements::prepare_typed(conn, COMPLETE, &params)
@@ -392,7 +444,7 @@ impl ScopedTx {
     }
 
     fn take_conn(&mut self) -> Result<Object, DbError> {
-        self.conn.take().ok_or_else(|| DbError::Pool {
+        self.conn.take().ok_or_else(|| DbError::State {
             what: "finishing the job transaction",
             reason: "it never began".to_owned(),
         })
@@ -422,19 +474,11 @@ const SET_GLOBAL_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true)
 /// inside it and commits, so a handler's writes and its job's completion
 /// commit or roll back together.
 ///
-/// A tenant handler cannot reach a pool or a global session through it:
-///
-/// ```compile_fail
-/// fn escape(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::GlobalSession {
-///     tx.into_global() // no such thing
-/// }
-/// ```
-///
-/// ```compile_fail
-/// fn take(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::deadpool_postgres::Object {
-///     tx.inner.conn.take().unwrap() // private
-/// }
-/// ```
+/// A tenant handler cannot reach a pool, its connection or a global session
+/// through it, nor commit it: `tests/compile_fail/` holds each attempt, and
+/// `tests/isolation_types.rs` checks that each fails to compile with exactly
+/// the expected error (no method `into_global`, private field `inner`,
+/// `commit` needs the transaction by value).
 pub struct TenantTx {
     inner: ScopedTx,
     org: Uuid,
@@ -495,7 +539,7 @@ impl TenantTx {
 
     /// Rolls back, returning the connection.
     pub async fn rollback(self) -> Result<Object, DbError> {
-        self.inner.rollback().await?.ok_or_else(|| DbError::Pool {
+        self.inner.rollback().await?.ok_or_else(|| DbError::State {
             what: "rolling back the transaction",
             reason: "it never began".to_owned(),
         })
@@ -585,7 +629,7 @@ impl GlobalSession {
 
     /// Rolls back, returning the connection.
     pub async fn rollback(self) -> Result<Object, DbError> {
-        self.inner.rollback().await?.ok_or_else(|| DbError::Pool {
+        self.inner.rollback().await?.ok_or_else(|| DbError::State {
             what: "rolling back the transaction",
             reason: "it never began".to_owned(),
         })

@@ -31,14 +31,16 @@ use tracing::{error, info, warn};
 use uuid::Uuid;
 
 use crate::catalog;
-use crate::db::DbUrl;
+use crate::db::{DbUrl, checkout};
 use crate::error::{DbError, PgErr};
 use crate::handler::{Entry, JobError, Registry, RetryPolicy, Scope};
+use crate::health::Health;
 use crate::maintenance::Maintenance;
 use crate::metrics::Metrics;
 use crate::periodic::Periodic;
 use crate::session::{GlobalSession, ScopedTx, SessionConfig, TenantTx};
 use crate::statements;
+use crate::tls::Tls;
 
 /// The strict-order claim statement ($1 limit, $2 worker, $3 lease seconds),
 /// public for benchmarks and `EXPLAIN`.
@@ -91,6 +93,9 @@ pub struct WorkerConfig {
     pub session: SessionConfig,
     /// This worker's name in `locked_by` and error records.
     pub worker_id: String,
+    /// TLS of the database URL, for the cancel requests of timed-out jobs
+    /// (they open a connection of their own). Default: none.
+    pub tls: Tls,
 }
 
 impl Default for WorkerConfig {
@@ -108,6 +113,7 @@ impl Default for WorkerConfig {
             org_concurrency: None,
             session: SessionConfig::default(),
             worker_id: default_worker_id(),
+            tls: Tls::default(),
         }
     }
 }
@@ -212,6 +218,11 @@ struct Ctx {
     cursor: Mutex<Uuid>,
     /// Batches completions of jobs that never opened a transaction.
     completer: Completer,
+    /// Whether claims and lease renewals reach the database.
+    health: Health,
+    /// The tenant tables' bare names, read at startup, to label
+    /// `rls_denied_total`.
+    tenant_relnames: std::sync::OnceLock<Vec<String>>,
 }
 
 impl Ctx {
@@ -251,9 +262,17 @@ impl Worker {
                 running: Mutex::new(HashMap::new()),
                 cursor: Mutex::new(Uuid::nil()),
                 completer,
+                health: Health::new(),
+                tenant_relnames: std::sync::OnceLock::new(),
             }),
             listen: None,
         }
+    }
+
+    /// Whether this worker reaches its database (for `/healthz`); shared,
+    /// so take it before [`Worker::run`].
+    pub fn health(&self) -> Health {
+        self.ctx.health.clone()
     }
 
     /// LISTENs for new jobs on a dedicated connection to `url` (which must be
@@ -331,14 +350,15 @@ impl Worker {
 }
 
 async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
-    let conn = ctx.pool.get().await.map_err(|e| DbError::Pool {
-        what: "running the startup check",
-        reason: e.to_string(),
-    })?;
+    let conn = checkout(&ctx.pool, "running the startup check").await?;
     let problems = catalog::tenancy_problems(&conn, &ctx.config.session.tenant_role).await?;
     if !problems.is_empty() {
         return Err(WorkerError::Unsafe(problems));
     }
+    let tables = catalog::tenant_tables(&conn, &ctx.config.session.tenant_role).await?;
+    let _ = ctx
+        .tenant_relnames
+        .set(tables.into_iter().map(|t| t.relname).collect());
     let login = catalog::login_attrs(&conn).await?;
     if login.superuser || login.bypass_rls {
         warn!(
@@ -397,6 +417,7 @@ async fn claim_loop(
             let idle = tasks.is_empty();
             match claim(ctx, want).await {
                 Ok(jobs) => {
+                    ctx.health.reached();
                     backoff = Duration::from_millis(100);
                     if jobs.is_empty() && idle && cfg.drain {
                         break;
@@ -420,6 +441,7 @@ async fn claim_loop(
                     }
                 }
                 Err(e) => {
+                    ctx.health.failed(&e.to_string());
                     error!(event = "claim_failed", error = %e, retry_in_ms = backoff.as_millis() as u64);
                     tokio::select! {
                         _ = &mut shutdown => break,
@@ -478,7 +500,9 @@ async fn release_unfinished(ctx: &Ctx) {
         return;
     }
     let result = async {
-        let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+        let conn = checkout(&ctx.pool, "recording a job's result")
+            .await
+            .map_err(|e| e.to_string())?;
         statements::query(
             &conn,
             ctx.config.session.statements,
@@ -516,7 +540,9 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
         // Bounded: a stalled renewal must not outlive the next one (the
         // leases would expire while the jobs run).
         let result = tokio::time::timeout(every, async {
-            let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
+            let conn = checkout(&ctx.pool, "recording a job's result")
+                .await
+                .map_err(|e| e.to_string())?;
             statements::query(
                 &conn,
                 ctx.config.session.statements,
@@ -535,6 +561,7 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
         .unwrap_or_else(|_| Err("lease renewal timed out".to_owned()));
         match result {
             Ok(rows) => {
+                ctx.health.reached();
                 let running = ctx.running();
                 let mut held = std::collections::HashSet::new();
                 for r in rows {
@@ -556,7 +583,10 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
                     }
                 }
             }
-            Err(e) => warn!(event = "heartbeat_failed", error = %e),
+            Err(e) => {
+                ctx.health.failed(&e);
+                warn!(event = "heartbeat_failed", error = %e)
+            }
         }
     }
 }
@@ -578,10 +608,7 @@ const GLOBAL_KEY: Uuid = Uuid::max();
 async fn claim(ctx: &Ctx, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
     // An early return (an error) closes the connection rather than handing
     // it back, possibly inside the claim transaction.
-    let guard = crate::db::Unfinished::new(ctx.pool.get().await.map_err(|e| DbError::Pool {
-        what: "claiming jobs",
-        reason: e.to_string(),
-    })?);
+    let guard = crate::db::Unfinished::new(checkout(&ctx.pool, "claiming jobs").await?);
     let conn = guard.conn();
     let lease = ctx.config.lease.as_secs_f64();
     let mut jobs = Vec::new();
@@ -789,10 +816,21 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             let mut tx = TenantTx::lazy(ctx.pool.clone(), org, &ctx.config.session);
             tx.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind();
-            match tokio::time::timeout(timeout, run).await {
-                Ok(result) => settle(tx.into_scoped(), result, job, &ctx.completer).await,
+            let outcome = tokio::time::timeout(timeout, run).await;
+            count_rls_denials(ctx, &tx);
+            match outcome {
+                Ok(result) => {
+                    settle(
+                        tx.into_scoped(),
+                        result,
+                        job,
+                        &ctx.config.worker_id,
+                        &ctx.completer,
+                    )
+                    .await
+                }
                 Err(_) => {
-                    tx.into_scoped().abort().await;
+                    tx.into_scoped().abort(&ctx.config.tls).await;
                     Err(timed_out(timeout))
                 }
             }
@@ -809,10 +847,21 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             let mut session = GlobalSession::lazy(ctx.pool.clone(), *role, &ctx.config.session);
             session.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
-            match tokio::time::timeout(timeout, run).await {
-                Ok(result) => settle(session.into_scoped(), result, job, &ctx.completer).await,
+            let outcome = tokio::time::timeout(timeout, run).await;
+            count_rls_denials(ctx, &session);
+            match outcome {
+                Ok(result) => {
+                    settle(
+                        session.into_scoped(),
+                        result,
+                        job,
+                        &ctx.config.worker_id,
+                        &ctx.completer,
+                    )
+                    .await
+                }
                 Err(_) => {
-                    session.into_scoped().abort().await;
+                    session.into_scoped().abort(&ctx.config.tls).await;
                     Err(timed_out(timeout))
                 }
             }
@@ -881,7 +930,7 @@ impl Completer {
                 // complete is reported lost.
                 let mut done = std::collections::HashSet::new();
                 for attempt in 0..5u32 {
-                    let result = match pool.get().await {
+                    let result = match checkout(&pool, "completing jobs").await {
                         Ok(conn) => statements::query(
                             &conn,
                             mode,
@@ -945,10 +994,11 @@ async fn settle(
     tx: ScopedTx,
     result: std::thread::Result<Result<(), JobError>>,
     job: &ClaimedJob,
+    worker_id: &str,
     completer: &Completer,
 ) -> Result<(), Failure> {
     match result {
-        Ok(Ok(())) => match tx.complete_and_commit(job.id, job.attempt).await {
+        Ok(Ok(())) => match tx.complete_and_commit(job.id, job.attempt, worker_id).await {
             Ok(Some(_conn)) => Ok(()),
             // The handler never touched the database: complete in a batch.
             Ok(None) => completer.complete(job.id, job.attempt).await,
@@ -975,13 +1025,32 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     }
 }
 
-/// The table named by an RLS violation message
-/// (`new row violates row-level security policy for table "t"`).
-fn rls_table(msg: &str) -> Option<&str> {
-    const MARKER: &str = "row-level security policy for table \"";
-    let start = msg.find(MARKER)? + MARKER.len();
-    let len = msg[start..].find('"')?;
-    Some(&msg[start..start + len])
+/// Counts the statements of a job that row-level security refused, by
+/// table (`rls_denied_total{table}`).
+fn count_rls_denials(ctx: &Ctx, tx: &ScopedTx) {
+    let names = ctx.tenant_relnames.get().map(Vec::as_slice).unwrap_or(&[]);
+    for message in tx.take_rls_denials() {
+        let table = denied_table(&message, names).unwrap_or("unknown");
+        ctx.metrics.rls_denied.with_label_values(&[table]).inc();
+    }
+}
+
+/// Which of `tables` a (possibly translated) refusal message names: table
+/// names are not translated, so the longest one that appears as a whole
+/// word (between characters that cannot be part of an identifier) wins.
+fn denied_table<'a>(message: &str, tables: &'a [String]) -> Option<&'a str> {
+    let ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    tables
+        .iter()
+        .filter(|t| {
+            message.match_indices(t.as_str()).any(|(i, m)| {
+                let before = message[..i].chars().next_back();
+                let after = message[i + m.len()..].chars().next();
+                !before.is_some_and(ident) && !after.is_some_and(ident)
+            })
+        })
+        .max_by_key(|t| t.len())
+        .map(String::as_str)
 }
 
 async fn record_failure(
@@ -990,29 +1059,32 @@ async fn record_failure(
     e: &JobError,
     policy: &RetryPolicy,
 ) -> Outcome {
-    if let Some(table) = rls_table(e.message()) {
-        ctx.metrics.rls_denied.with_label_values(&[table]).inc();
-    }
     let discard = !e.is_retryable();
     let delay = policy.delay(job.attempt).as_secs_f64();
+    let message = e.message();
+    // Through statements::query, like every statement outside a job's
+    // transaction: behind a transaction-pooling PgBouncer a cached (named)
+    // statement would be prepared on one server connection and executed on
+    // another ("prepared statement does not exist", SQLSTATE 26000).
     let result = async {
-        let conn = ctx.pool.get().await.map_err(|e| e.to_string())?;
-        let stmt = conn
-            .prepare_cached(FAIL_SQL)
+        let conn = checkout(&ctx.pool, "recording a job's result")
             .await
-            .map_err(|e| PgErr(&e).to_string())?;
-        conn.query_opt(
-            &stmt,
+            .map_err(|e| e.to_string())?;
+        statements::query(
+            &conn,
+            ctx.config.session.statements,
+            FAIL_SQL,
             &[
-                &job.id,
-                &job.attempt,
-                &ctx.config.worker_id,
-                &e.message(),
-                &discard,
-                &delay,
+                (&job.id, Type::INT8),
+                (&job.attempt, Type::INT4),
+                (&ctx.config.worker_id, Type::TEXT),
+                (&message, Type::TEXT),
+                (&discard, Type::BOOL),
+                (&delay, Type::FLOAT8),
             ],
         )
         .await
+        .map(|rows| rows.into_iter().next())
         .map_err(|e| PgErr(&e).to_string())
     }
     .await;
@@ -1044,36 +1116,20 @@ async fn record_failure(
 async fn listen_loop(url: DbUrl, wake: Arc<Notify>) {
     let mut backoff = Duration::from_millis(200);
     loop {
-        match url.config().connect(NoTls).await {
-            Ok((client, mut connection)) => {
-                let wake_conn = wake.clone();
-                let mut driver = tokio::spawn(async move {
-                    let mut messages =
-                        futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
-                    while let Some(msg) = messages.next().await {
-                        match msg {
-                            Ok(AsyncMessage::Notification(_)) => wake_conn.notify_one(),
-                            Ok(_) => {}
-                            Err(e) => return Err(e),
-                        }
-                    }
-                    Ok(())
-                });
-                match client.batch_execute("LISTEN orgjobs_jobs").await {
-                    Ok(()) => {
-                        backoff = Duration::from_millis(200);
-                        // Notifications sent while we were away are lost: look.
-                        wake.notify_one();
-                        let res = (&mut driver).await;
-                        warn!(event = "listener_disconnected", result = ?res.map(|r| r.map_err(|e| PgErr(&e).to_string())));
-                    }
-                    Err(e) => {
-                        driver.abort();
-                        warn!(event = "listen_failed", error = %PgErr(&e));
-                    }
-                }
-                drop(client);
-            }
+        let session = match url.tls().connector() {
+            Some(tls) => match url.config().connect(tls.clone()).await {
+                Ok((client, connection)) => Ok(listen(client, connection, &wake).await),
+                Err(e) => Err(e),
+            },
+            None => match url.config().connect(NoTls).await {
+                Ok((client, connection)) => Ok(listen(client, connection, &wake).await),
+                Err(e) => Err(e),
+            },
+        };
+        match session {
+            // A session that was listening resets the backoff.
+            Ok(true) => backoff = Duration::from_millis(200),
+            Ok(false) => {}
             Err(e) => {
                 warn!(event = "listener_connect_failed", url = %url.redacted(), error = %PgErr(&e))
             }
@@ -1083,18 +1139,71 @@ async fn listen_loop(url: DbUrl, wake: Arc<Notify>) {
     }
 }
 
+/// LISTENs on one connection until it breaks. Returns whether LISTEN
+/// succeeded.
+async fn listen<S, T>(
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<S, T>,
+    wake: &Arc<Notify>,
+) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
+    let wake_conn = wake.clone();
+    let mut driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(msg) = messages.next().await {
+            match msg {
+                Ok(AsyncMessage::Notification(_)) => wake_conn.notify_one(),
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    });
+    let listening = match client.batch_execute("LISTEN orgjobs_jobs").await {
+        Ok(()) => {
+            // Notifications sent while we were away are lost: look.
+            wake.notify_one();
+            let res = (&mut driver).await;
+            warn!(event = "listener_disconnected", result = ?res.map(|r| r.map_err(|e| PgErr(&e).to_string())));
+            true
+        }
+        Err(e) => {
+            driver.abort();
+            warn!(event = "listen_failed", error = %PgErr(&e));
+            false
+        }
+    };
+    drop(client);
+    listening
+}
+
 #[cfg(test)]
 mod tests {
-    use super::rls_table;
+    use super::denied_table;
 
     #[test]
-    fn finds_table_in_rls_message() {
+    fn finds_the_table_in_a_refusal_in_any_language() {
+        let tables = ["tickets".to_owned(), "ticket_ai_triage".to_owned()];
         assert_eq!(
-            rls_table(
-                "new row violates row-level security policy for table \"tickets\" (SQLSTATE 42501)"
+            denied_table(
+                "new row violates row-level security policy for table \"tickets\"",
+                &tables
             ),
             Some("tickets")
         );
-        assert_eq!(rls_table("permission denied"), None);
+        assert_eq!(
+            denied_table(
+                "neue Zeile verletzt Policy für Sicherheit auf Zeilenebene für Tabelle »ticket_ai_triage«",
+                &tables
+            ),
+            Some("ticket_ai_triage")
+        );
+        assert_eq!(
+            denied_table("permission denied for table ticketsx", &tables),
+            None
+        );
     }
 }

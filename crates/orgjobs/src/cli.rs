@@ -10,8 +10,8 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use orgjobs_queue::{
-    CheckStatus, DbUrl, Metrics, NewJob, Periodic, SessionConfig, StatementMode, Worker,
-    WorkerConfig, default_worker_id, enqueue, migrate, run_proof, validate,
+    CheckStatus, DbUrl, Metrics, NewJob, Periodic, PoolOptions, SessionConfig, StatementMode,
+    Worker, WorkerConfig, default_worker_id, enqueue, migrate, run_proof, validate,
 };
 use uuid::Uuid;
 
@@ -199,6 +199,10 @@ pub struct WorkerArgs {
     /// --listen-url (poll otherwise).
     #[arg(long, env = "ORGJOBS_TRANSACTION_POOLING")]
     pub transaction_pooling: bool,
+    /// Seconds a job waits for a free pooled connection before its attempt
+    /// fails (and is retried).
+    #[arg(long, default_value_t = 30.0)]
+    pub pool_wait_secs: f64,
     /// Seconds a claimed job is leased; renewed while it runs, rescued by
     /// another worker once it expires unrenewed.
     #[arg(long, default_value_t = 30.0)]
@@ -351,12 +355,6 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     let connections = args
         .max_connections
         .map_or(concurrency.min(32) + 2, usize::from);
-    let pool = db.pool(connections).await?;
-    let metrics = Metrics::new();
-    let registry = Arc::new(crate::worker_registry(&metrics)?);
-    if let Some(addr) = args.metrics_addr {
-        crate::http::serve(addr, metrics.clone()).await?;
-    }
     let secs = |name: &str, v: f64| {
         if v.is_finite() && v > 0.0 {
             Ok(Duration::from_secs_f64(v))
@@ -366,6 +364,14 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             ))
         }
     };
+    let pool = db
+        .pool_with(PoolOptions {
+            wait_timeout: secs("pool-wait-secs", args.pool_wait_secs)?,
+            ..PoolOptions::new(connections)
+        })
+        .await?;
+    let metrics = Metrics::new();
+    let registry = Arc::new(crate::worker_registry(&metrics)?);
     // A draining worker (scripts, the demo) runs no schedules: it would
     // never find the queue empty.
     let periodic = if args.no_periodic || args.drain {
@@ -396,8 +402,12 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             ..SessionConfig::default()
         },
         worker_id: default_worker_id(),
+        tls: db.tls().clone(),
     };
-    let mut worker = Worker::new(pool, registry, metrics, config);
+    let mut worker = Worker::new(pool, registry, metrics.clone(), config);
+    if let Some(addr) = args.metrics_addr {
+        crate::http::serve(addr, metrics, worker.health()).await?;
+    }
     // LISTEN needs a session: through a transaction pooler only with an
     // explicit direct URL.
     let listen = match (&args.listen_url, args.transaction_pooling) {
@@ -408,9 +418,22 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
     if let (Some(url), false) = (listen, args.no_listen) {
         worker = worker.listen_on(url);
     }
-    worker.run(shutdown).await?;
+    let summary = worker.run(shutdown).await?;
+    if args.drain && summary.lost > 0 {
+        // Lost attempts wrote nothing (their transactions rolled back) and
+        // their jobs run again once their leases expire; but a script that
+        // drains expects everything done, so say so and fail.
+        eprintln!(
+            "error: drained, but {} job attempt(s) were lost: their results could not be recorded; the jobs run again when their leases expire (see the job_lost and recording_failure_failed log events)",
+            summary.lost
+        );
+        return Ok(ExitCode::from(EXIT_LOST));
+    }
     Ok(ExitCode::SUCCESS)
 }
+
+/// Exit status of `orgjobs worker --drain` when job attempts were lost.
+pub const EXIT_LOST: u8 = 3;
 
 /// Resolves on SIGINT or SIGTERM. The handlers are installed before this
 /// returns, so a signal that arrives while the worker starts is not lost

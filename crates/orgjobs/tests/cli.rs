@@ -4,6 +4,7 @@
 mod common;
 
 use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 use common::{BIN, WorkerProcess, insert_raw, orgjobs, text, wait_for_state};
 
@@ -18,7 +19,11 @@ async fn worker_process_discards_bad_jobs_and_reports_them() {
     let out = orgjobs(db.url_string(), &["migrate"]);
     assert!(out.status.success(), "{}", text(&out));
     let worker = WorkerProcess::start(db.url_string(), &["--concurrency", "2"]);
-    assert!(worker.get("/healthz").contains("ok"));
+    common::wait_until(Duration::from_secs(10), "/healthz ok", || async {
+        let h = worker.get("/healthz");
+        h.starts_with("HTTP/1.1 200") && h.contains(r#"{"status":"ok"}"#)
+    })
+    .await;
 
     let orphan = insert_raw(&db, "METRICS_SNAPSHOT", None, serde_json::json!({})).await;
     let unknown = insert_raw(&db, "NO_SUCH_KIND", Some(org), serde_json::json!({})).await;
@@ -697,4 +702,52 @@ async fn org_create_and_import_report_bad_lines_and_are_idempotent() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.jsonl:1: "));
     assert_eq!(count("SELECT count(*) FROM tickets").await, 2);
     drop(std::fs::remove_dir_all(&dir));
+}
+
+/// A drained worker that lost job attempts (here: taken over by another
+/// worker while they ran) says how many and exits non-zero.
+#[tokio::test]
+async fn drained_worker_that_lost_jobs_exits_non_zero_and_says_how_many() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    common::register(&pool, &common::fault_registry()).await;
+    let (org, tickets) = common::seed_org_tickets(&pool, "A", 2).await;
+    let jobs = common::enqueue_probes(&db, org, &tickets, 1500).await;
+    let child = Command::new(common::FAULT_BIN)
+        .args([
+            "worker",
+            "--drain",
+            "--concurrency",
+            "4",
+            "--poll-interval-ms",
+            "50",
+        ])
+        .env("DATABASE_URL", db.url_string())
+        .env("ORGJOBS_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    common::wait_until(Duration::from_secs(20), "both jobs running", || async {
+        common::count_state(&db, &jobs, "running").await == 2
+    })
+    .await;
+    // Another worker takes both over (as after a rescue and a new claim).
+    db.admin_client()
+        .await
+        .execute(
+            "UPDATE orgjobs.jobs SET attempt = attempt + 1, locked_by = 'someone-else' WHERE id = ANY($1)",
+            &[&jobs],
+        )
+        .await
+        .expect("take over");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("2 job attempt(s) were lost"), "{stderr}");
+    assert_eq!(
+        common::marks(&db, &tickets).await,
+        vec![0, 0],
+        "nothing of them committed"
+    );
 }

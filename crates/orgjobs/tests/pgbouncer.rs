@@ -129,3 +129,274 @@ async fn worker_process_runs_behind_pgbouncer_with_transaction_pooling() {
     assert_eq!(common::marks(&db, &tickets).await, vec![1; tickets.len()]);
     assert!(w.terminate().success());
 }
+
+/// Every way a job can end, behind a PgBouncer with several server
+/// connections per database, where consecutive transactions of one client
+/// land on different server connections.
+#[derive(Clone, Default)]
+struct Ending {
+    /// Server processes seen by handlers' statements.
+    pids: Arc<Mutex<std::collections::BTreeSet<i32>>>,
+    /// Tickets whose first attempt already failed (retry_once).
+    failed_once: Arc<Mutex<std::collections::HashSet<Uuid>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct EndingPayload {
+    mode: String,
+    ticket_id: Uuid,
+}
+
+impl TenantHandler for Ending {
+    const KIND: &'static str = "ENDING";
+    type Payload = EndingPayload;
+    async fn run(&self, tx: &mut TenantTx, p: EndingPayload) -> Result<(), JobError> {
+        if p.mode == "nodb" {
+            return Ok(());
+        }
+        if p.mode == "wait_cancel" || p.mode == "long" {
+            let until = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            while std::time::Instant::now() < until {
+                if p.mode == "wait_cancel" && tx.cancel_requested() {
+                    return Err(JobError::discard("cancelled on request"));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            return Ok(());
+        }
+        // $1: the ticket; RLS limits the update to this organization.
+        let n = tx
+            .execute(
+                "UPDATE tickets SET subject = subject || '+' WHERE id = $1",
+                &[&p.ticket_id],
+            )
+            .await?;
+        let pid: i32 = tx.query_one("SELECT pg_backend_pid()", &[]).await?.get(0);
+        self.pids.lock().expect("lock").insert(pid);
+        if n != 1 {
+            return Err(JobError::discard(format!(
+                "ticket {} not found in this organization",
+                p.ticket_id
+            )));
+        }
+        if p.mode == "retry_once" && self.failed_once.lock().expect("lock").insert(p.ticket_id) {
+            return Err(JobError::retry("first attempt fails on purpose"));
+        }
+        Ok(())
+    }
+}
+
+/// A statement that outlives its kind's timeout: cancelled on the server.
+struct Overtime;
+
+impl TenantHandler for Overtime {
+    const KIND: &'static str = "OVERTIME";
+    type Payload = serde_json::Value;
+    async fn run(&self, tx: &mut TenantTx, _: serde_json::Value) -> Result<(), JobError> {
+        tx.execute("SELECT pg_sleep(30)", &[]).await?;
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_way_a_job_ends_is_recorded_behind_pgbouncer_with_several_server_connections() {
+    use std::time::Duration;
+    let db = common::db().await;
+    let direct = common::pool(&db, 2).await;
+    let (a, a_tickets) = common::seed_org_tickets(&direct, "A", 40).await;
+    let (_, b_tickets) = common::seed_org_tickets(&direct, "B", 6).await;
+    let ending = Ending::default();
+    let quick = orgjobs_queue::RetryPolicy {
+        base: Duration::from_millis(50),
+        max: Duration::from_millis(50),
+        jitter: 0.0,
+    };
+    let reg = Registry::new()
+        .tenant(ending.clone())
+        .tenant(Overtime)
+        .with_retry("ENDING", quick)
+        .and_then(|r| r.with_timeout("OVERTIME", Duration::from_millis(500)))
+        .expect("registered");
+    common::register(&direct, &reg).await;
+    let c = direct.get().await.expect("conn");
+    let mut jobs: std::collections::BTreeMap<&str, Vec<i64>> = Default::default();
+    let plan: [(&str, &[Uuid], Option<i32>); 7] = [
+        ("sleep_db", &a_tickets[26..28], Some(1)),
+        ("write", &a_tickets[0..12], None),
+        ("nodb", &a_tickets[12..20], None),
+        ("retry_once", &a_tickets[20..26], None),
+        ("foreign", &b_tickets[..], None),
+        ("wait_cancel", &a_tickets[28..29], None),
+        ("long", &a_tickets[29..30], None),
+    ];
+    for (mode, tickets, max_attempts) in plan {
+        for t in tickets {
+            let kind = if mode == "sleep_db" {
+                "OVERTIME"
+            } else {
+                "ENDING"
+            };
+            let mut job = NewJob::new(kind)
+                .org(a)
+                .payload(serde_json::json!({ "mode": mode, "ticket_id": t }));
+            job.max_attempts = max_attempts;
+            let id = enqueue(&**c, &reg, &job).await.expect("enqueue");
+            jobs.entry(mode).or_default().push(id);
+        }
+    }
+    drop(c);
+
+    let bouncer = common::PgBouncer::with_pool_size(4);
+    let url = DbUrl::parse(&bouncer.url(db.name())).expect("url");
+    let pool = url.pool(8).await.expect("pool through pgbouncer");
+    let config = WorkerConfig {
+        session: SessionConfig {
+            statements: StatementMode::Unnamed,
+            ..SessionConfig::default()
+        },
+        drain: false,
+        lease: Duration::from_millis(900),
+        shutdown_timeout: Duration::from_millis(300),
+        ..common::config(8)
+    };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let worker = tokio::spawn(
+        Worker::new(pool, Arc::new(reg), Metrics::new(), config).run(async {
+            let _ = stopped.await;
+        }),
+    );
+    let finished = |modes: &'static [&'static str], state: &'static str| {
+        let ids: Vec<i64> = modes.iter().flat_map(|m| jobs[m].clone()).collect();
+        let db = &db;
+        async move { common::count_state(db, &ids, state).await == ids.len() as i64 }
+    };
+    let all_ended = || async {
+        finished(&["write", "nodb", "retry_once"], "completed").await
+            && finished(&["foreign", "sleep_db"], "discarded").await
+            && finished(&["wait_cancel", "long"], "running").await
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    while !all_ended().await {
+        if std::time::Instant::now() > deadline {
+            let states = db
+                .admin_client()
+                .await
+                .query(
+                    "SELECT payload->>'mode', state, count(*)::int8, max(last_error)
+                     FROM orgjobs.jobs GROUP BY 1, 2 ORDER BY 1, 2",
+                    &[],
+                )
+                .await
+                .expect("states");
+            let states: Vec<(String, String, i64, Option<String>)> = states
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+            panic!("jobs did not all end within 40 s: {states:#?}");
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let admin = db.admin_client().await;
+    let cancel = jobs["wait_cancel"][0];
+    orgjobs_queue::cancel_job(&admin, cancel)
+        .await
+        .expect("cancel");
+    common::wait_for_state(&db, cancel, "cancelled").await;
+    let _ = stop.send(());
+    let summary = tokio::time::timeout(Duration::from_secs(20), worker)
+        .await
+        .expect("stopped")
+        .expect("joined")
+        .expect("ran");
+
+    assert_eq!(summary.lost, 0, "no result lost: {summary:?}");
+    assert_eq!(summary.completed, 12 + 8 + 6, "{summary:?}");
+    assert_eq!(summary.retried, 6, "{summary:?}");
+    assert_eq!(summary.discarded, 6 + 2 + 1, "{summary:?}");
+    let long = common::job(&db, jobs["long"][0]).await;
+    assert_eq!(long.state, "available", "released at shutdown");
+    assert_eq!(
+        common::admin_count(
+            &db,
+            "SELECT count(*) FROM orgjobs.jobs WHERE state = 'running'",
+            &[]
+        )
+        .await,
+        0
+    );
+    let timed_out = common::job(&db, jobs["sleep_db"][0]).await;
+    assert!(
+        timed_out
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("timed out")),
+        "{:?}",
+        timed_out.last_error
+    );
+    let foreign = common::job(&db, jobs["foreign"][0]).await;
+    assert!(
+        foreign
+            .last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("not found"))
+    );
+    // One effect per completed write, none from the failed first attempts
+    // (rolled back) nor from the other organization's tickets.
+    assert_eq!(common::marks(&db, &a_tickets[0..12]).await, vec![1; 12]);
+    assert_eq!(common::marks(&db, &a_tickets[20..26]).await, vec![1; 6]);
+    assert_eq!(common::marks(&db, &b_tickets).await, vec![0; 6]);
+    let pids = ending.pids.lock().expect("lock").len();
+    assert!(
+        pids > 1,
+        "jobs ran on {pids} server connection(s); the test needs several"
+    );
+}
+
+/// The operator's case from the field: `orgjobs worker --transaction-pooling
+/// --no-listen --drain` behind a PgBouncer with four server connections,
+/// running triage jobs whose payloads name another organization's tickets.
+/// Every one is discarded with its reason recorded, and the worker exits 0.
+#[tokio::test]
+async fn drained_worker_records_every_discard_behind_pgbouncer() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let (a, _) = common::seed_org_tickets(&pool, "A", 1).await;
+    let (_, b_tickets) = common::seed_org_tickets(&pool, "B", 40).await;
+    let c = db.admin_client().await;
+    let mut ids = Vec::new();
+    for t in &b_tickets {
+        let payload = serde_json::json!({ "ticket_id": t });
+        let id: i64 = c
+            .query_one(
+                "SELECT orgjobs.add_job('TRIAGE_TICKET', $1, $2)",
+                &[&a, &payload],
+            )
+            .await
+            .expect("enqueue")
+            .get(0);
+        ids.push(id);
+    }
+    let bouncer = common::PgBouncer::with_pool_size(4);
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "worker",
+            "--transaction-pooling",
+            "--no-listen",
+            "--drain",
+            "--concurrency",
+            "8",
+        ])
+        .env("DATABASE_URL", bouncer.url(db.name()))
+        .env("ORGJOBS_LOG", "warn")
+        .output()
+        .expect("run the worker");
+    assert!(out.status.success(), "{}", common::text(&out));
+    assert_eq!(common::count_state(&db, &ids, "discarded").await, 40);
+    let reasons = common::admin_count(
+        &db,
+        "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND last_error LIKE '%not found in this organization%'",
+        &[&ids],
+    )
+    .await;
+    assert_eq!(reasons, 40, "{}", common::text(&out));
+}

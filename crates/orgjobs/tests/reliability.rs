@@ -96,7 +96,18 @@ async fn graceful_shutdown_finishes_short_jobs_and_gives_back_long_ones() {
     );
     let l = common::job(&db, long[0]).await;
     assert_eq!(l.state, "available", "the long job was given back");
-    assert_eq!(l.attempt, 0, "an interrupted attempt does not count");
+    // The interrupted attempt does not count against the job (one more is
+    // allowed), and its number is never handed out again (a fencing token).
+    assert_eq!(l.attempt, 1, "the attempt number does not go back");
+    let max: i32 = common::admin_count(
+        &db,
+        "SELECT max_attempts::int8 FROM orgjobs.jobs WHERE id = $1",
+        &[&long[0]],
+    )
+    .await
+    .try_into()
+    .expect("small");
+    assert_eq!(max, 6, "an interrupted attempt does not count");
     assert!(
         l.run_at_in_secs <= 0.5,
         "runnable at once, not after a lease expiry"
@@ -250,14 +261,17 @@ async fn a_job_over_its_timeout_is_cancelled_rolled_back_and_retried() {
     let reg = Registry::new()
         .tenant(Sleeper)
         .with_timeout("SLEEPER", Duration::from_millis(300))
-        .with_retry(
-            "SLEEPER",
-            RetryPolicy {
-                base: Duration::from_secs(600),
-                max: Duration::from_secs(600),
-                jitter: 0.0,
-            },
-        );
+        .and_then(|r| {
+            r.with_retry(
+                "SLEEPER",
+                RetryPolicy {
+                    base: Duration::from_secs(600),
+                    max: Duration::from_secs(600),
+                    jitter: 0.0,
+                },
+            )
+        })
+        .expect("registered kind");
     common::register(&pool, &reg).await;
     let c = db.admin_client().await;
     let id = enqueue(&c, &reg, &NewJob::new("SLEEPER").org(org))
@@ -403,6 +417,23 @@ async fn unique_jobs_under_concurrent_enqueue() {
     assert!(!for_org(a).contains(&next));
 }
 
+/// The process id of the current maintenance leader (worker ids are
+/// `host-pid-random`).
+async fn leader_pid(c: &orgjobs_queue::tokio_postgres::Client) -> u32 {
+    let id: String = c
+        .query_one(
+            "SELECT leader_id FROM orgjobs.leaders WHERE name = 'maintenance' AND expires_at > now()",
+            &[],
+        )
+        .await
+        .expect("a leader")
+        .get(0);
+    id.rsplit('-')
+        .nth(1)
+        .and_then(|p| p.parse::<u32>().ok())
+        .expect("pid in worker id")
+}
+
 #[tokio::test]
 async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
     let db = common::db().await;
@@ -418,7 +449,7 @@ async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
         .map(|_| WorkerProcess::start(db.url_string(), &args))
         .collect();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Kill whichever is leader; another takes over.
+    // Kill the leader (worker ids are host-pid-random); another takes over.
     let c = db.admin_client().await;
     let before: i64 = common::admin_count(
         &db,
@@ -426,9 +457,18 @@ async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
         &[],
     )
     .await;
-    common::sigkill(&mut workers[0].child);
+    let killed = leader_pid(&c).await;
+    let leader = workers
+        .iter()
+        .position(|w| w.child.id() == killed)
+        .expect("the leader is one of the three workers");
+    let mut dead = workers.remove(leader);
+    common::sigkill(&mut dead.child);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    for w in workers.drain(1..) {
+    let successor = leader_pid(&c).await;
+    assert_ne!(successor, killed, "leadership passed on");
+    assert!(workers.iter().any(|w| w.child.id() == successor));
+    for w in workers.drain(..) {
         assert!(w.terminate().success());
     }
     let rows = c

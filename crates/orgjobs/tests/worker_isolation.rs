@@ -359,7 +359,8 @@ async fn panicking_and_failing_handlers_roll_back_retry_and_the_worker_goes_on()
         .tenant(Fails)
         .tenant(observe.clone())
         .with_retry("PANICS", slow)
-        .with_retry("FAILS", slow);
+        .and_then(|r| r.with_retry("FAILS", slow))
+        .expect("registered kinds");
     common::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     let panics = enqueue(&**c, &reg, &NewJob::new("PANICS").org(a))

@@ -380,9 +380,8 @@ pub fn sigkill(child: &mut Child) {
     let _ = child.wait();
 }
 
-/// A PgBouncer in transaction pooling mode with one server connection per
-/// database, in front of the test server, on a free local port. Stopped on
-/// drop.
+/// A PgBouncer in transaction pooling mode in front of the test server, on
+/// a free local port. Stopped on drop.
 pub struct PgBouncer {
     child: Child,
     pub port: u16,
@@ -390,7 +389,16 @@ pub struct PgBouncer {
 }
 
 impl PgBouncer {
+    /// One server connection per database: every transaction of every
+    /// client shares it.
     pub fn start() -> PgBouncer {
+        Self::with_pool_size(1)
+    }
+
+    /// `pool_size` server connections per database: consecutive
+    /// transactions of one client may run on different server connections,
+    /// so a named statement prepared in one is missing in the next.
+    pub fn with_pool_size(pool_size: usize) -> PgBouncer {
         let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
@@ -407,7 +415,7 @@ impl PgBouncer {
         let ini = format!(
             "[databases]\n* = host=127.0.0.1 port=5432\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
              unix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\npool_mode = transaction\n\
-             default_pool_size = 1\nmin_pool_size = 0\nmax_client_conn = 200\nlogfile = {d}/pgbouncer.log\n\
+             default_pool_size = {pool_size}\nmin_pool_size = 0\nmax_client_conn = 200\nlogfile = {d}/pgbouncer.log\n\
              ignore_startup_parameters = extra_float_digits,options\n",
             d = dir.display()
         );
