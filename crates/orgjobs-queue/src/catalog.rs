@@ -5,7 +5,7 @@
 //! schemas and `orgjobs` that has an `organization_id` column. Discovery is
 //! by catalog, so a new table is checked without anyone registering it.
 //! The worker refuses to start, and `orgjobs proof` fails, on any problem
-//! found here.
+//! found here or by [`crate::audit`] (the ways around a table's policy).
 
 use tokio_postgres::Client;
 use tokio_postgres::types::Type;
@@ -53,6 +53,15 @@ pub struct TenantTable {
     /// Permissive policies that apply to the tenant role with any other
     /// expression (they would widen what a tenant sees).
     pub widening_policies: Vec<String>,
+    /// The table's owner.
+    pub owner: String,
+    /// The tenant role is the owner or a member of it: it could
+    /// `ALTER TABLE ... DISABLE ROW LEVEL SECURITY` (or drop the policy).
+    pub owned_by_tenant: bool,
+    /// Privileges of the tenant role that reach past row-level security
+    /// (`TRUNCATE` ignores it; `TRIGGER` and `REFERENCES` let it attach code
+    /// or key checks that do).
+    pub bypassing_privileges: Vec<String>,
 }
 
 impl TenantTable {
@@ -81,6 +90,19 @@ impl TenantTable {
             out.push(format!(
                 "{}: policy {p} applies to the tenant role with a non-standard expression",
                 self.name
+            ));
+        }
+        if self.owned_by_tenant {
+            out.push(format!(
+                "{}: owned by {}, which the tenant role is or is a member of: tenant SQL could disable its row-level security",
+                self.name, self.owner
+            ));
+        }
+        if !self.bypassing_privileges.is_empty() {
+            out.push(format!(
+                "{}: the tenant role holds {}, which reach past row-level security",
+                self.name,
+                self.bypassing_privileges.join(", ")
             ));
         }
         out
@@ -157,7 +179,14 @@ pub async fn tenant_tables(
                      WHERE w.attrelid = c.oid AND w.attnum > 0 AND NOT w.attisdropped
                        AND w.attgenerated = '' AND w.attidentity <> 'a'
                      ORDER BY w.attnum LIMIT 1),
-                    c.relname::text
+                    c.relname::text,
+                    pg_catalog.pg_get_userbyid(c.relowner)::text,
+                    pg_catalog.pg_has_role($1, c.relowner, 'MEMBER'),
+                    array_remove(ARRAY[
+                        CASE WHEN pg_catalog.has_table_privilege($1, c.oid, 'TRUNCATE') THEN 'TRUNCATE' END,
+                        CASE WHEN pg_catalog.has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
+                        CASE WHEN pg_catalog.has_table_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END
+                    ], NULL)
              FROM pg_catalog.pg_class c
              JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_catalog.pg_attribute a
@@ -177,7 +206,8 @@ pub async fn tenant_tables(
                AND NOT c.relispartition
                AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'orgjobs')
                AND n.nspname NOT LIKE 'pg\\_%'
-             GROUP BY c.oid, c.relrowsecurity, c.relforcerowsecurity, a.attgenerated, a.attnotnull
+             GROUP BY c.oid, c.relrowsecurity, c.relforcerowsecurity, a.attgenerated, a.attnotnull,
+                      c.relname, c.relowner
              ORDER BY 1",
             &[
                 (&tenant_role, Type::TEXT),
@@ -198,6 +228,9 @@ pub async fn tenant_tables(
             has_standard_policy: r.get(6),
             writable_column: r.get(7),
             relname: r.get(8),
+            owner: r.get(9),
+            owned_by_tenant: r.get(10),
+            bypassing_privileges: r.get(11),
         })
         .collect())
 }
@@ -229,5 +262,6 @@ pub async fn tenancy_problems(client: &Client, tenant_role: &str) -> Result<Vec<
     for t in &tables {
         problems.extend(t.problems());
     }
+    problems.extend(crate::audit::holes(client, tenant_role).await?.problems());
     Ok(problems)
 }

@@ -10,6 +10,7 @@
 //! tables are found through the catalog (any table with `organization_id`).
 
 mod admin;
+mod audit;
 mod builtin;
 mod catalog;
 mod db;
@@ -24,6 +25,7 @@ mod periodic;
 mod proof;
 mod session;
 mod statements;
+mod strict;
 pub mod tls;
 mod worker;
 
@@ -31,6 +33,7 @@ pub use admin::{
     AdminError, CancelOutcome, JobDetail, JobFilter, JobSummary, QueueStats, STATES, cancel_job,
     list_jobs, queue_stats, retry_discarded, retry_job, show_job,
 };
+pub use audit::{Holes, LeakyView, ProbingKey, UnreviewedDefiner, holes};
 pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
 pub use catalog::{
     RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
@@ -52,6 +55,7 @@ pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
 pub use session::{GlobalRole, GlobalSession, ScopedTx, SessionConfig, TenantTx, TxError};
 pub use statements::StatementMode;
+pub use strict::{PathTried, StrictStatus, rescoping_paths, set_strict, strict_status};
 pub use worker::{
     CLAIM_FAIR_SQL, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig,
     WorkerError, default_worker_id,

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::catalog::{self, TenantTable};
 use crate::error::{DbError, PgErr};
-use crate::session::{SessionConfig, TenantTx};
+use crate::session::{SET_TENANT_CONTEXT, SessionConfig, TenantTx};
 
 /// The result of one check.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -146,6 +146,11 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
         ));
     }
 
+    // 4b. The ways around the tables' policies: views, definer functions,
+    //     memberships, foreign keys.
+    let holes = crate::audit::holes(&conn, tenant).await?;
+    checks.extend(hole_checks(&holes));
+
     // 5. For every organization: what a tenant transaction sees equals what
     //    an administrator sees for that organization.
     let (counted, back) = count_checks(conn, roles, &tables, &login).await?;
@@ -167,7 +172,102 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
 
     // 9. An injection-shaped organization id is rejected.
     checks.push(injection_check(&conn).await?);
+
+    // 10. Strict tenant mode: no way for tenant SQL to re-scope itself.
+    let (check, _conn) = strict_check(conn, roles, org_a, org_b).await?;
+    checks.push(check);
     Ok(checks)
+}
+
+/// One check per kind of hole, each naming what it found.
+fn hole_checks(holes: &crate::audit::Holes) -> Vec<Check> {
+    let part = |name: &str, problems: Vec<String>, fine: &str| {
+        let ok = problems.is_empty();
+        Check::new(
+            name,
+            ok,
+            if ok {
+                fine.to_owned()
+            } else {
+                problems.join("; ")
+            },
+        )
+    };
+    vec![
+        part(
+            "views over tenant tables",
+            holes.views.iter().map(|v| v.problem()).collect(),
+            "none that the tenant role may read without security_invoker",
+        ),
+        part(
+            "security definer functions",
+            holes.definers.iter().map(|d| d.problem()).collect(),
+            "every one the tenant role can reach is reviewed and unchanged",
+        ),
+        part(
+            "tenant role memberships",
+            holes
+                .bypassing_memberships
+                .iter()
+                .map(|r| crate::audit::membership_problem(r))
+                .collect(),
+            "member of no role that bypasses row-level security",
+        ),
+        part(
+            "foreign keys between tenant tables",
+            holes.probing_keys.iter().map(|k| k.problem()).collect(),
+            "every one includes organization_id",
+        ),
+    ]
+}
+
+/// Tries every re-scoping path as the tenant role. A path the guard lets
+/// through the API is a failure (a bug); a server-side path left open is a
+/// warning that names the risk, until strict tenant mode closes it.
+async fn strict_check(
+    conn: Object,
+    roles: &SessionConfig,
+    org: Uuid,
+    other: Uuid,
+) -> Result<(Check, Object), DbError> {
+    let (tried, conn) = crate::strict::rescoping_paths(conn, roles, org, other).await?;
+    let api_open: Vec<String> = tried
+        .iter()
+        .filter(|p| p.through_api && p.open)
+        .map(|p| format!("{:?}: {}", p.path, p.detail))
+        .collect();
+    let raw_open: Vec<&str> = tried
+        .iter()
+        .filter(|p| !p.through_api && p.open)
+        .map(|p| p.path.as_str())
+        .collect();
+    let api_count = tried.iter().filter(|p| p.through_api).count();
+    let raw_count = tried.len() - api_count;
+    let check = if !api_open.is_empty() {
+        Check::new(
+            "strict tenant mode",
+            false,
+            format!("the statement guard let through: {}", api_open.join("; ")),
+        )
+    } else if !raw_open.is_empty() {
+        Check {
+            name: "strict tenant mode".into(),
+            status: CheckStatus::Warn,
+            detail: format!(
+                "off: SQL running as the tenant role (a handler that runs statements it did not write, or injected SQL) can re-scope its transaction to another organization through {}; turn it on with `orgjobs migrate --strict`",
+                raw_open.join(", ")
+            ),
+        }
+    } else {
+        Check::new(
+            "strict tenant mode",
+            true,
+            format!(
+                "on: {api_count} statements refused by the guard, {raw_count} re-scoping paths refused by the server as the tenant role"
+            ),
+        )
+    };
+    Ok((check, conn))
 }
 
 async fn organizations(
@@ -279,12 +379,7 @@ async fn no_context_check(
         .await
         .map_err(|e| DbError::query("beginning the no-context check", e))?;
     let result = async {
-        client
-            .query(
-                "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', '', true)",
-                &[&tenant],
-            )
-            .await?;
+        client.query(SET_TENANT_CONTEXT, &[&tenant, &""]).await?;
         for t in tables {
             let n: i64 = client
                 .query_one(&format!("SELECT count(*) FROM {}", t.name), &[])
@@ -367,10 +462,7 @@ async fn cross_org_check(
     let org_a_text = org_a.to_string();
     let result = async {
         client
-            .query(
-                "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)",
-                &[&tenant, &org_a_text],
-            )
+            .query(SET_TENANT_CONTEXT, &[&tenant, &org_a_text])
             .await?;
         for t in tables {
             if !t.org_column_generated {
@@ -394,7 +486,10 @@ async fn cross_org_check(
                     .await?;
                 match res {
                     Ok(0) => {}
-                    Ok(n) => problems.push(format!("{}: reached {n} rows of another organization", t.name)),
+                    Ok(n) => problems.push(format!(
+                        "{}: reached {n} rows of another organization",
+                        t.name
+                    )),
                     Err(e) if e.code().map(|c| c.code()) == Some("42501") => {}
                     Err(e) => problems.push(format!("{}: {}", t.name, PgErr(&e))),
                 }

@@ -92,7 +92,10 @@ const RLS_DENIED_SQLSTATE: &str = "42501";
 /// violations (the error's `routine` field, the same in every language).
 const RLS_CHECK_ROUTINE: &str = "ExecWithCheckOptions";
 
-/// Statements that end or nest transactions, or change session state.
+/// Statements that end or nest transactions, change session state, run
+/// code the guard cannot see (`DO`, `EXECUTE` of a prepared statement), or
+/// leave something behind on the connection for the next job (`PREPARE`,
+/// `DECLARE … WITH HOLD`, `LISTEN`).
 const REFUSED_KEYWORDS: &[&str] = &[
     "BEGIN",
     "START",
@@ -103,35 +106,90 @@ const REFUSED_KEYWORDS: &[&str] = &[
     "SAVEPOINT",
     "RELEASE",
     "PREPARE",
+    "EXECUTE",
+    "DEALLOCATE",
+    "DECLARE",
     "SET",
     "RESET",
     "DISCARD",
     "LISTEN",
     "UNLISTEN",
     "COPY",
+    "DO",
+    "LOAD",
 ];
 
-/// Returns the offending keyword if `sql` starts (after comments) with one
-/// that a job transaction must not run.
+/// Names whose mere mention refuses a statement: `set_config` (and
+/// `pg_settings`, whose UPDATE calls it) change settings from inside a
+/// statement the keyword check would let through.
+const REFUSED_NAMES: &[&str] = &["set_config", "pg_settings"];
+
+/// Why `sql` must not run inside a job transaction, if it must not: a
+/// refused leading keyword, read as PostgreSQL's lexer reads it (after
+/// whitespace, `--` and nested `/* */` comments, semicolons and opening
+/// parentheses), or a refused name anywhere in the text.
+///
+/// This guard stops accidents and statements injected through the API; it
+/// is not a parser. Strict tenant mode ([`crate::strict`]) makes the server
+/// itself refuse the function paths.
 fn refused_keyword(sql: &str) -> Option<String> {
-    let mut s = sql.trim_start();
-    loop {
-        if let Some(rest) = s.strip_prefix("--") {
-            s = rest.split_once('\n').map_or("", |(_, r)| r).trim_start();
-        } else if let Some(rest) = s.strip_prefix("/*") {
-            s = rest.split_once("*/").map_or("", |(_, r)| r).trim_start();
-        } else if let Some(rest) = s.strip_prefix('(') {
-            s = rest.trim_start();
-        } else {
-            break;
-        }
+    let lower = sql.to_ascii_lowercase();
+    if let Some(name) = REFUSED_NAMES.iter().find(|n| lower.contains(*n)) {
+        return Some(name.to_string());
     }
-    let word: String = s
+    let word: String = first_token(sql)
         .chars()
         .take_while(|c| c.is_ascii_alphabetic())
         .collect::<String>()
         .to_ascii_uppercase();
     REFUSED_KEYWORDS.contains(&word.as_str()).then_some(word)
+}
+
+/// The statement text after what PostgreSQL skips before the first token:
+/// whitespace, `--` comments, nested `/* */` comments, and — as tokens that
+/// begin no statement of their own — semicolons and opening parentheses.
+fn first_token(sql: &str) -> &str {
+    let mut s = sql;
+    loop {
+        let trimmed = s.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("--") {
+            s = rest.split_once('\n').map_or("", |(_, r)| r);
+        } else if trimmed.starts_with("/*") {
+            s = skip_block_comment(trimmed);
+        } else if let Some(rest) = trimmed
+            .strip_prefix(';')
+            .or_else(|| trimmed.strip_prefix('('))
+        {
+            s = rest;
+        } else {
+            return trimmed;
+        }
+    }
+}
+
+/// `s` starts with `/*`; returns what follows the matching `*/` (block
+/// comments nest in PostgreSQL), or "" when it never closes.
+fn skip_block_comment(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i + 1 < bytes.len() {
+        match (bytes[i], bytes[i + 1]) {
+            (b'/', b'*') => {
+                depth += 1;
+                i += 2;
+            }
+            (b'*', b'/') => {
+                depth -= 1;
+                i += 2;
+                if depth == 0 {
+                    return &s[i..];
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    ""
 }
 
 /// One job transaction: the query surface shared by [`TenantTx`] and
@@ -461,7 +519,7 @@ impl Drop for ScopedTx {
 
 /// SQL run first in every tenant transaction. $1: the tenant role's name,
 /// $2: the organization id as text. Both settings are transaction-local.
-const SET_TENANT_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)";
+pub(crate) const SET_TENANT_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)";
 
 /// SQL run first in every global session. $1: the role ('none' for the login
 /// role). The organization context is explicitly empty.
@@ -670,6 +728,19 @@ mod tests {
             "begin",
             "savepoint a",
             "DISCARD ALL",
+            // PostgreSQL's block comments nest: all of the comment is skipped.
+            "/* a /* b */ c */ RESET ROLE",
+            "/* /* */ */ SET ROLE postgres",
+            "; RESET ROLE",
+            ";;\n RESET ROLE",
+            "\u{c}\tRESET ROLE",
+            "DO $$ BEGIN SET LOCAL app.current_org = 'x'; END $$",
+            "EXECUTE s0('none', 'x')",
+            "DECLARE c CURSOR WITH HOLD FOR SELECT 1",
+            "DEALLOCATE ALL",
+            "SELECT set_config('search_path', 'x', false)",
+            "SELECT pg_catalog.\"set_config\"('role', 'none', true)",
+            "update PG_SETTINGS set setting = 'x' where name = 'search_path'",
         ] {
             assert!(refused_keyword(sql).is_some(), "{sql} should be refused");
         }
@@ -680,6 +751,9 @@ mod tests {
             "WITH x AS (SELECT 1) SELECT * FROM x",
             "INSERT INTO settings VALUES (1)",
             "(SELECT 1)",
+            "/* SET ROLE */ SELECT 1",
+            "-- RESET ROLE\nSELECT 1",
+            "SELECT 'do' AS settings",
         ] {
             assert!(refused_keyword(sql).is_none(), "{sql} should run");
         }

@@ -96,6 +96,9 @@ pub struct WorkerConfig {
     /// TLS of the database URL, for the cancel requests of timed-out jobs
     /// (they open a connection of their own). Default: none.
     pub tls: Tls,
+    /// Refuse to start unless strict tenant mode is on (otherwise a warning
+    /// is logged).
+    pub require_strict: bool,
 }
 
 impl Default for WorkerConfig {
@@ -114,6 +117,7 @@ impl Default for WorkerConfig {
             session: SessionConfig::default(),
             worker_id: default_worker_id(),
             tls: Tls::default(),
+            require_strict: false,
         }
     }
 }
@@ -354,6 +358,20 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
     let problems = catalog::tenancy_problems(&conn, &ctx.config.session.tenant_role).await?;
     if !problems.is_empty() {
         return Err(WorkerError::Unsafe(problems));
+    }
+    let strict = crate::strict::strict_status(&conn, &ctx.config.session.tenant_role).await?;
+    if !strict.is_strict() {
+        let open = strict.open_paths().join(", ");
+        if ctx.config.require_strict {
+            return Err(WorkerError::Unsafe(vec![format!(
+                "strict tenant mode is off: tenant SQL could re-scope its transaction through {open}; run `orgjobs migrate --strict`"
+            )]));
+        }
+        warn!(
+            event = "strict_mode_off",
+            open_paths = %open,
+            "SQL running as the tenant role could re-scope its transaction to another organization; run `orgjobs migrate --strict`"
+        );
     }
     let tables = catalog::tenant_tables(&conn, &ctx.config.session.tenant_role).await?;
     let _ = ctx

@@ -12,10 +12,14 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres` (a superuser: tests create
 //! databases and roles).
 
+mod server;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use orgjobs_queue::{DbUrl, Migration, apply_pending, ensure_roles};
+use orgjobs_queue::{DbUrl, Migration, apply_pending, ensure_roles, set_strict};
 use tokio_postgres::Client;
+
+pub use server::{PrivateServer, ServerOptions};
 
 /// Default admin URL of the test server.
 pub const DEFAULT_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -44,7 +48,9 @@ pub struct TestDb {
 }
 
 impl TestDb {
-    /// Clones a fresh database from the template for `migrations`.
+    /// Clones a fresh database from the template for `migrations`, in
+    /// strict tenant mode (as production should run; a test that needs it
+    /// off calls [`orgjobs_queue::set_strict`]).
     pub async fn new(migrations: &[Migration]) -> TestDb {
         let admin = admin_url();
         let client = admin.connect().await.unwrap_or_else(|e| panic!("{e}"));
@@ -57,6 +63,13 @@ impl TestDb {
         );
         create_database(&client, &name, Some(&template)).await;
         let url = admin.with_dbname(&name);
+        // Part of strict mode is a database privilege, which a clone does
+        // not inherit from its template.
+        let own = url.connect().await.unwrap_or_else(|e| panic!("{e}"));
+        set_strict(&own, true)
+            .await
+            .unwrap_or_else(|e| panic!("strict tenant mode: {e}"));
+        drop(own);
         let raw_url = url_string(&admin, &name, None);
         TestDb {
             name,

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use orgjobs_queue::{
     CheckStatus, DbUrl, Metrics, NewJob, Periodic, PoolOptions, SessionConfig, StatementMode,
-    Worker, WorkerConfig, default_worker_id, enqueue, migrate, run_proof, validate,
+    Worker, WorkerConfig, default_worker_id, enqueue, migrate, run_proof, set_strict,
+    strict_status, validate,
 };
 use uuid::Uuid;
 
@@ -40,7 +41,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the roles and apply pending migrations (idempotent).
-    Migrate,
+    Migrate(MigrateArgs),
     /// Run jobs.
     Worker(WorkerArgs),
     /// Enqueue one job and print its id.
@@ -64,6 +65,20 @@ pub enum Command {
     /// Measure triage, knowledge-base suggestions and SLA prediction on the
     /// labelled organizations bundled with orgjobs (a scratch database).
     Eval(EvalArgs),
+}
+
+/// Options of `orgjobs migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Turn strict tenant mode on: SQL running as the tenant role can no
+    /// longer call set_config, run DO blocks or create temporary or other
+    /// functions, so it cannot re-scope its transaction (needs a superuser;
+    /// see the README for what it costs other roles).
+    #[arg(long, conflicts_with = "no_strict")]
+    pub strict: bool,
+    /// Turn strict tenant mode off (PostgreSQL's defaults again).
+    #[arg(long)]
+    pub no_strict: bool,
 }
 
 /// `orgjobs org ...`
@@ -230,6 +245,9 @@ pub struct WorkerArgs {
     /// all workers.
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..), conflicts_with = "fifo")]
     pub org_concurrency: Option<i32>,
+    /// Refuse to start unless strict tenant mode is on.
+    #[arg(long, env = "ORGJOBS_REQUIRE_STRICT")]
+    pub require_strict: bool,
     /// Tenant role name (tests only; the migrations grant to orgjobs_tenant).
     #[arg(long, hide = true, default_value = "orgjobs_tenant")]
     pub tenant_role: String,
@@ -313,7 +331,7 @@ fn parse_run_at(s: &str) -> Result<DateTime<Utc>, String> {
 /// Runs the parsed command.
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Migrate => cmd_migrate(&cli.database_url).await,
+        Command::Migrate(ref args) => cmd_migrate(&cli.database_url, args).await,
         Command::Worker(ref args) => cmd_worker(&cli.database_url, args).await,
         Command::Enqueue(ref args) => cmd_enqueue(&cli.database_url, args).await,
         Command::Proof(ref args) => cmd_proof(&cli.database_url, args).await,
@@ -331,7 +349,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn cmd_migrate(url: &str) -> anyhow::Result<ExitCode> {
+async fn cmd_migrate(url: &str, args: &MigrateArgs) -> anyhow::Result<ExitCode> {
     let url = DbUrl::parse(url)?;
     let mut client = url.connect().await?;
     let applied = migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
@@ -344,6 +362,20 @@ async fn cmd_migrate(url: &str) -> anyhow::Result<ExitCode> {
         for name in applied {
             println!("applied {name}");
         }
+    }
+    if args.strict || args.no_strict {
+        set_strict(&client, args.strict).await.context(
+            "strict tenant mode revokes privileges on objects the bootstrap superuser owns: run `orgjobs migrate --strict` as a superuser",
+        )?;
+    }
+    let status = strict_status(&client, "orgjobs_tenant").await?;
+    if status.is_strict() {
+        println!("strict tenant mode: on");
+    } else {
+        println!(
+            "strict tenant mode: off (tenant SQL can re-scope through {}; `orgjobs migrate --strict` closes it)",
+            status.open_paths().join(", ")
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -403,6 +435,7 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         },
         worker_id: default_worker_id(),
         tls: db.tls().clone(),
+        require_strict: args.require_strict,
     };
     let mut worker = Worker::new(pool, registry, metrics.clone(), config);
     if let Some(addr) = args.metrics_addr {

@@ -23,7 +23,7 @@ use orgjobs_helpdesk::latest_snapshot;
 use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::{
     CheckStatus, DbUrl, Metrics, PgErr, SessionConfig, TenantTx, Worker, WorkerConfig, migrate,
-    run_proof,
+    run_proof, set_strict,
 };
 use uuid::Uuid;
 
@@ -81,7 +81,12 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let metrics = Metrics::new();
     let registry = Arc::new(crate::worker_registry(&metrics)?);
     registry.register_kinds(&client).await?;
-    println!("database: {} (migrated)", db.redacted());
+    // As production should run: tenant SQL cannot re-scope itself.
+    let strict = match set_strict(&client, true).await {
+        Ok(()) => "strict tenant mode on".to_owned(),
+        Err(e) => format!("strict tenant mode off: {e}"),
+    };
+    println!("database: {} (migrated; {strict})", db.redacted());
     let pool = db.pool(usize::from(args.concurrency) + 4).await?;
     let roles = SessionConfig::default();
     let first_job: i64 = client
@@ -132,7 +137,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| anyhow::anyhow!("enqueueing the orphan job: {}", PgErr(&e)))?
         .get(0);
 
-    let summary = run_worker(&pool, &registry, &metrics, &client, first_job, args).await?;
+    let summary = run_worker(&pool, &db, &registry, &metrics, &client, first_job, args).await?;
     println!(
         "worker drained the queue: {} jobs completed, {} discarded, {} retried",
         summary.completed, summary.discarded, summary.retried
@@ -239,6 +244,7 @@ async fn after_import(pool: &Pool, roles: &SessionConfig, org: &DemoOrg) -> anyh
 /// since `first_job`.
 async fn run_worker(
     pool: &Pool,
+    db: &DbUrl,
     registry: &Arc<orgjobs_queue::Registry>,
     metrics: &Metrics,
     client: &orgjobs_queue::tokio_postgres::Client,
@@ -250,6 +256,7 @@ async fn run_worker(
         concurrency,
         batch_size: concurrency * 2,
         drain: true,
+        tls: db.tls().clone(),
         ..WorkerConfig::default()
     };
     let worker = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config);

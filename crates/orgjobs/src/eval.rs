@@ -27,7 +27,9 @@ use orgjobs_helpdesk::import::TicketRecord;
 use orgjobs_helpdesk::sla::{HistTicket, Policy, backlog_as_of, forecast_as_of, load_factor};
 use orgjobs_helpdesk::sla_model::brier;
 use orgjobs_helpdesk::triage::rules;
-use orgjobs_queue::{DbUrl, Metrics, SessionConfig, TenantTx, Worker, WorkerConfig, migrate};
+use orgjobs_queue::{
+    DbUrl, Metrics, SessionConfig, TenantTx, Worker, WorkerConfig, migrate, set_strict,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -378,6 +380,8 @@ pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
 async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
+    // A scratch database of its own: strict, as production should run.
+    set_strict(&client, true).await?;
     let metrics = Metrics::new();
     let registry = Arc::new(crate::registry(&metrics));
     registry.register_kinds(&client).await?;
@@ -398,6 +402,7 @@ async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
             concurrency: 4,
             batch_size: 8,
             drain: true,
+            tls: db.tls().clone(),
             ..WorkerConfig::default()
         };
         let summary = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config)

@@ -255,7 +255,7 @@ async fn every_way_a_job_ends_is_recorded_behind_pgbouncer_with_several_server_c
             ..SessionConfig::default()
         },
         drain: false,
-        lease: Duration::from_millis(900),
+        lease: Duration::from_secs(3),
         shutdown_timeout: Duration::from_millis(300),
         ..common::config(8)
     };

@@ -35,7 +35,7 @@ struct Args {
     #[arg(
         long,
         env = "BENCH_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/orgjobs_bench"
+        default_value = "postgres://postgres@127.0.0.1:5432/orgjobs_bench?sslmode=disable"
     )]
     database_url: String,
     /// Workloads to run, comma-separated: w1,w2,w3,w4,w5.
