@@ -305,11 +305,12 @@ impl ScopedTx {
                 let lazy = self.lazy.as_ref().ok_or_else(|| {
                     TxError::Begin("the job transaction has already ended".to_owned())
                 })?;
-                let conn = lazy
-                    .pool
-                    .get()
-                    .await
-                    .map_err(|e| TxError::Begin(format!("no database connection: {e}")))?;
+                let conn = lazy.pool.get().await.map_err(|e| {
+                    TxError::Begin(format!(
+                        "no database connection: {}",
+                        crate::db::pool_reason(&e)
+                    ))
+                })?;
                 open(conn, self.mode, lazy.first, &lazy.params)
                     .await
                     .map_err(|e| TxError::Begin(e.to_string()))

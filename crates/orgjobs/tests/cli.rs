@@ -751,3 +751,46 @@ async fn drained_worker_that_lost_jobs_exits_non_zero_and_says_how_many() {
         "nothing of them committed"
     );
 }
+
+/// A periodic enqueue whose statement fails says what failed, not that no
+/// connection was available.
+#[tokio::test]
+async fn a_failed_periodic_enqueue_reports_the_query_error() {
+    let db = common::db().await;
+    db.admin_client()
+        .await
+        .batch_execute("ALTER TABLE orgjobs.periodic RENAME TO periodic_elsewhere")
+        .await
+        .expect("rename");
+    let worker = WorkerProcess::start(
+        db.url_string(),
+        &[
+            "--periodic",
+            "SYSTEM_METRICS=* * * * * *",
+            "--leader-ttl-secs",
+            "0.3",
+        ],
+    );
+    common::wait_until(
+        Duration::from_secs(20),
+        "a periodic_failed event",
+        || async {
+            worker
+                .logs()
+                .iter()
+                .any(|l| l["event"] == "periodic_failed")
+        },
+    )
+    .await;
+    let failed = worker
+        .logs()
+        .into_iter()
+        .find(|l| l["event"] == "periodic_failed")
+        .expect("event");
+    let error = failed["error"].as_str().unwrap_or_default().to_owned();
+    assert!(
+        error.contains("enqueueing a periodic job") && error.contains("42P01"),
+        "{error}"
+    );
+    assert!(!error.contains("no database connection"), "{error}");
+}

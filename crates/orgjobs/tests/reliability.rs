@@ -183,11 +183,13 @@ impl TenantHandler for Gate {
 }
 
 /// A worker whose job was taken from it (rescued and claimed again by
-/// another, simulated by advancing the attempt) can neither complete nor
-/// fail it, and its writes do not commit.
+/// another, simulated by advancing the attempt and changing the holder) can
+/// neither complete nor fail it, and its writes do not commit. The worker id
+/// fences too: with the attempt number unchanged and only the holder
+/// changed, the old executor still cannot end the job.
 #[tokio::test]
 async fn a_worker_that_lost_its_job_cannot_complete_or_fail_it() {
-    for fail in [false, true] {
+    for (fail, bump) in [(false, 1), (true, 1), (false, 0), (true, 0)] {
         let db = common::db().await;
         let pool = common::pool(&db, 4).await;
         let org = common::seed_org(&pool, "A", 0).await;
@@ -209,21 +211,21 @@ async fn a_worker_that_lost_its_job_cannot_complete_or_fail_it() {
             async move { common::drain(&pool, reg, &Metrics::new(), 1).await }
         });
         gate.0.notified().await;
-        // Another worker now owns attempt 2.
+        // Another worker now owns the job (at attempt 1 + bump).
         c.execute(
-            "UPDATE orgjobs.jobs SET attempt = attempt + 1, locked_by = 'someone-else' WHERE id = $1",
-            &[&id],
+            "UPDATE orgjobs.jobs SET attempt = attempt + $2, locked_by = 'someone-else' WHERE id = $1",
+            &[&id, &bump],
         )
         .await
         .expect("take over");
         gate.1.notify_one();
         let summary = worker.await.expect("join");
-        assert_eq!(summary.lost, 1, "fail={fail}");
+        assert_eq!(summary.lost, 1, "fail={fail} bump={bump}");
         let j = common::job(&db, id).await;
         assert_eq!(
             (j.state.as_str(), j.attempt),
-            ("running", 2),
-            "the new owner's job is untouched"
+            ("running", 1 + bump),
+            "the new owner's job is untouched (fail={fail} bump={bump})"
         );
         assert!(j.errors.as_array().is_some_and(Vec::is_empty));
         let written = common::admin_count(
@@ -504,4 +506,38 @@ async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
     let n = last.len();
     let span = (last[n - 1] - last[0]).num_milliseconds() as f64 / 1000.0;
     assert!((n as f64) <= span.ceil() + 1.0, "{n} jobs over {span} s");
+}
+
+/// A checkout from an exhausted pool fails after the pool's wait timeout
+/// instead of waiting forever.
+#[tokio::test]
+async fn an_exhausted_pool_gives_up_after_its_wait_timeout() {
+    let db = common::db().await;
+    let pool = db
+        .url()
+        .pool_with(orgjobs_queue::PoolOptions {
+            wait_timeout: Duration::from_millis(300),
+            ..orgjobs_queue::PoolOptions::new(1)
+        })
+        .await
+        .expect("pool");
+    let held = pool.get().await.expect("the only connection");
+    let started = Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(10), pool.get())
+        .await
+        .expect("the checkout gave up by itself")
+        .expect_err("no connection is free");
+    let waited = started.elapsed();
+    assert!(
+        matches!(
+            err,
+            orgjobs_queue::deadpool_postgres::PoolError::Timeout(
+                orgjobs_queue::deadpool_postgres::TimeoutType::Wait
+            )
+        ),
+        "{err}"
+    );
+    assert!(waited >= Duration::from_millis(250), "{waited:?}");
+    drop(held);
+    assert!(pool.get().await.is_ok(), "free again once returned");
 }
