@@ -96,7 +96,7 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
         status: if privileged { CheckStatus::Warn } else { CheckStatus::Pass },
         detail: if privileged {
             format!(
-                "{} bypasses RLS ({}); SQL inside a tenant transaction could RESET ROLE: run workers as orgjobs_worker",
+                "{} bypasses RLS ({}); a statement that got past the guard could RESET ROLE to it and read every organization: run workers as orgjobs_worker",
                 login.name,
                 if login.superuser { "superuser" } else { "BYPASSRLS" }
             )

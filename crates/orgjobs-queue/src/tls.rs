@@ -201,24 +201,25 @@ fn client_config(mode: SslMode, root: Option<&RootCert>) -> Result<ClientConfig,
     let builder = ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS set-up: {e}"))?;
-    let verifier: Arc<dyn ServerCertVerifier> = match (mode, root) {
-        (SslMode::Prefer | SslMode::Require, None) => Arc::new(Unverified {
-            algorithms: provider.signature_verification_algorithms,
-        }),
-        (_, root) => {
-            let roots = Arc::new(load_roots(root)?);
-            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider.clone())
-                .build()
-                .map_err(|e| format!("TLS set-up: {e}"))?;
-            match mode {
-                SslMode::VerifyFull => webpki,
-                _ => Arc::new(ChainOnly(webpki)),
-            }
-        }
+    let chain = match (mode, root) {
+        (SslMode::Prefer | SslMode::Require, None) => None,
+        (_, root) => Some(
+            WebPkiServerVerifier::builder_with_provider(
+                Arc::new(load_roots(root)?),
+                provider.clone(),
+            )
+            .build()
+            .map_err(|e| format!("TLS set-up: {e}"))?,
+        ),
+    };
+    let verifier = Verifier {
+        chain,
+        names: mode == SslMode::VerifyFull,
+        algorithms: provider.signature_verification_algorithms,
     };
     Ok(builder
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth())
 }
 
@@ -259,12 +260,20 @@ fn load_roots(root: Option<&RootCert>) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// `verify-ca` (and `require` with a root): the chain must reach a trusted
-/// root; the name in the certificate is not compared with the host.
+/// The certificate check of every mode. Without a chain verifier
+/// (`prefer`, `require` without a root) the certificate is accepted as it
+/// is: encryption without authentication, as libpq does. With one, the
+/// chain must reach a root in `sslrootcert`; `verify-full` (`names`) also
+/// requires the certificate to be issued for the host connected to. The
+/// handshake's signatures are verified in every mode.
 #[derive(Debug)]
-struct ChainOnly(Arc<WebPkiServerVerifier>);
+struct Verifier {
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    names: bool,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for ChainOnly {
+impl ServerCertVerifier for Verifier {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -273,57 +282,15 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
-            )) => Ok(ServerCertVerified::assertion()),
+            )) if !self.names => Ok(ServerCertVerified::assertion()),
             other => other,
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `prefer` and `require` without a root: encryption without
-/// authentication, as libpq does. Handshake signatures are still verified.
-#[derive(Debug)]
-struct Unverified {
-    algorithms: WebPkiSupportedAlgorithms,
-}
-
-impl ServerCertVerifier for Unverified {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(

@@ -384,8 +384,8 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
             login = %login.name,
             superuser = login.superuser,
             bypass_rls = login.bypass_rls,
-            "the worker logs in as a role that bypasses row-level security; SQL inside a tenant \
-             transaction could RESET ROLE. Run workers as orgjobs_worker in production."
+            "the worker logs in as a role that bypasses row-level security; a statement that got \
+             past the guard could RESET ROLE to it. Run workers as orgjobs_worker in production."
         );
     }
     for p in &ctx.config.periodic {

@@ -8,7 +8,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{FAULT_BIN, WorkerProcess, text};
+use common::{FAULT_BIN, WorkerProcess};
 use orgjobs_queue::DbUrl;
 use orgjobs_queue::tokio_postgres::Client;
 use orgjobs_testdb::{PrivateServer, ServerOptions};
@@ -73,23 +73,7 @@ fn assert_running(workers: &mut [WorkerProcess], after: &str) {
 #[tokio::test]
 async fn workers_survive_fast_immediate_and_crash_restarts_without_loss() {
     let server = PrivateServer::start(ServerOptions::default());
-    let admin = DbUrl::parse(&server.url("postgres", "sslmode=disable"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    admin
-        .batch_execute("CREATE DATABASE orgjobs")
-        .await
-        .expect("create database");
-    let url = server.url("orgjobs", "sslmode=disable");
-    let migrate = common::orgjobs(&url, &["migrate", "--strict"]);
-    assert!(migrate.status.success(), "{}", text(&migrate));
-    let pool = DbUrl::parse(&url)
-        .expect("url")
-        .pool(2)
-        .await
-        .expect("pool");
+    let (url, pool) = common::private_orgjobs_db(&server, 2).await;
     common::register(&pool, &common::fault_registry()).await;
     let (org, tickets) = common::seed_org_tickets(&pool, "A", 160).await;
     let c = try_connect(&url).await.expect("connect");

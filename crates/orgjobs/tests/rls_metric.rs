@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use orgjobs_queue::{
-    DbUrl, JobError, Metrics, NewJob, Registry, TenantHandler, TenantTx, Worker, enqueue,
+    JobError, Metrics, NewJob, Registry, TenantHandler, TenantTx, Worker, enqueue,
 };
 use orgjobs_testdb::{PrivateServer, ServerOptions};
 use uuid::Uuid;
@@ -52,23 +52,7 @@ async fn rls_denials_are_counted_by_table_with_german_server_messages() {
         env: vec![("LOCPATH".to_owned(), locales.display().to_string())],
         ..ServerOptions::default()
     });
-    let admin = DbUrl::parse(&server.url("postgres", "sslmode=disable"))
-        .expect("url")
-        .connect()
-        .await
-        .expect("connect");
-    admin
-        .batch_execute("CREATE DATABASE orgjobs")
-        .await
-        .expect("create database");
-    let url = server.url("orgjobs", "sslmode=disable");
-    let migrate = common::orgjobs(&url, &["migrate", "--strict"]);
-    assert!(migrate.status.success(), "{}", common::text(&migrate));
-    let pool = DbUrl::parse(&url)
-        .expect("url")
-        .pool(4)
-        .await
-        .expect("pool");
+    let (_url, pool) = common::private_orgjobs_db(&server, 4).await;
     let org = common::seed_org(&pool, "A", 0).await;
     let reg = Registry::new().tenant(WritesElsewhere);
     common::register(&pool, &reg).await;

@@ -499,3 +499,30 @@ pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> 
     forget_fixture_jobs(pool, org).await;
     org
 }
+
+/// Creates the database `orgjobs` on a private server, migrates it in strict
+/// tenant mode with the `orgjobs` binary, and returns its URL (plain TCP)
+/// and a pool of `size` connections to it.
+pub async fn private_orgjobs_db(
+    server: &orgjobs_testdb::PrivateServer,
+    size: usize,
+) -> (String, Pool) {
+    let admin = orgjobs_queue::DbUrl::parse(&server.url("postgres", "sslmode=disable"))
+        .expect("url")
+        .connect()
+        .await
+        .expect("connect to the private server");
+    admin
+        .batch_execute("CREATE DATABASE orgjobs")
+        .await
+        .expect("create database");
+    let url = server.url("orgjobs", "sslmode=disable");
+    let migrate = orgjobs(&url, &["migrate", "--strict"]);
+    assert!(migrate.status.success(), "{}", text(&migrate));
+    let pool = orgjobs_queue::DbUrl::parse(&url)
+        .expect("url")
+        .pool(size)
+        .await
+        .expect("pool");
+    (url, pool)
+}
