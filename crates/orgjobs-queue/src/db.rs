@@ -285,6 +285,34 @@ pub(crate) async fn checkout(
     })
 }
 
+/// What every background service of a worker needs: the pool, how its
+/// statements are sent, and where "now" comes from.
+#[derive(Clone, Debug)]
+pub struct ServiceDb {
+    /// Connections.
+    pub pool: Pool,
+    /// Cached, or unnamed behind a transaction-pooling PgBouncer.
+    pub statements: crate::statements::StatementMode,
+    /// The database's clock, or a test's.
+    pub clock: crate::clock::Clock,
+}
+
+impl ServiceDb {
+    /// Runs one of the runtime's statements (see [`crate::statements`]) on a
+    /// pooled connection; `what` names the work in errors.
+    pub(crate) async fn query(
+        &self,
+        what: &'static str,
+        sql: &str,
+        params: &[crate::statements::Typed<'_>],
+    ) -> Result<Vec<tokio_postgres::Row>, DbError> {
+        let conn = checkout(&self.pool, what).await?;
+        crate::statements::query(&conn, self.statements, sql, params)
+            .await
+            .map_err(|e| DbError::query(what, e))
+    }
+}
+
 /// A pooled connection in the middle of something (a transaction): if this
 /// guard is dropped before [`Unfinished::finish`] — an error, a timeout, an
 /// aborted task — the connection is detached from the pool and closed, so

@@ -13,6 +13,7 @@ mod admin;
 mod audit;
 mod builtin;
 mod catalog;
+mod clock;
 mod db;
 mod enqueue;
 mod error;
@@ -39,7 +40,8 @@ pub use catalog::{
     RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
     tenant_tables,
 };
-pub use db::{DbUrl, PoolOptions, redact_url};
+pub use clock::Clock;
+pub use db::{DbUrl, PoolOptions, ServiceDb, redact_url};
 pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
 pub use handler::{
@@ -57,9 +59,20 @@ pub use session::{GlobalRole, GlobalSession, ScopedTx, SessionConfig, TenantTx, 
 pub use statements::StatementMode;
 pub use strict::{PathTried, StrictStatus, rescoping_paths, set_strict, strict_status};
 pub use worker::{
-    CLAIM_FAIR_SQL, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker, WorkerConfig,
-    WorkerError, default_worker_id,
+    CLAIM_FAIR_SQL, CLAIM_LOCK_CLASS, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker,
+    WorkerConfig, WorkerError, default_worker_id,
 };
+
+/// The background services of a worker, each with a `run_once` that does
+/// one round and returns what it did. A worker runs them itself; build them
+/// from a [`ServiceDb`] to drive them directly — in tests, with a stubbed
+/// [`Clock`] instead of waiting, or from a maintenance process of your own.
+pub mod services {
+    pub use crate::maintenance::{
+        Leader, MAINTENANCE, PeriodicEnqueuer, PeriodicReport, RescueReport, Rescuer,
+    };
+    pub use crate::worker::{BatchCompleter, LeaseReport, Leases};
+}
 
 /// Re-exported for the pooled connection type.
 pub use deadpool_postgres;

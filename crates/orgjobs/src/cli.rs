@@ -436,6 +436,7 @@ async fn cmd_worker(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         worker_id: default_worker_id(),
         tls: db.tls().clone(),
         require_strict: args.require_strict,
+        clock: orgjobs_queue::Clock::database(),
     };
     let mut worker = Worker::new(pool, registry, metrics.clone(), config);
     if let Some(addr) = args.metrics_addr {

@@ -1,7 +1,9 @@
 -- Fair claim: up to $1 runnable jobs for worker $2, leased for $3 seconds,
 -- interleaving organizations round-robin, starting after organization key
 -- $4, at the most urgent runnable priority. $5: optional limit on jobs
--- running at once per organization, across all workers (NULL: none).
+-- running at once per organization, across all workers (NULL: none). $6:
+-- the time (NULL: the server's now()). $7: the advisory lock class of
+-- per-organization limits.
 --
 -- 1. top: the most urgent runnable priority (one probe of jobs_fetch_idx).
 -- 2. orgs: organizations with waiting jobs, in key order after the
@@ -17,7 +19,7 @@ WITH RECURSIVE
 top AS (
     SELECT priority
     FROM orgjobs.jobs
-    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= now()
+    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, now())
     ORDER BY priority, run_at, id
     LIMIT 1
 ),
@@ -44,7 +46,7 @@ orgs (org, useful, n) AS (
                 FROM orgjobs.jobs h
                 WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = o.org
                   AND h.state IN ('available', 'scheduled', 'retryable')
-                  AND h.run_at <= now()
+                  AND h.run_at <= coalesce($6::timestamptz, now())
                 ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                          h.priority, h.run_at, h.id
                 LIMIT 1
@@ -68,7 +70,7 @@ orgs (org, useful, n) AS (
             FROM orgjobs.jobs h
             WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = nxt.org
               AND h.state IN ('available', 'scheduled', 'retryable')
-              AND h.run_at <= now()
+              AND h.run_at <= coalesce($6::timestamptz, now())
             ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                      h.priority, h.run_at, h.id
             LIMIT 1
@@ -94,7 +96,7 @@ allowed AS (
     FROM found, share
     WHERE $5::int IS NULL
        OR found.org = 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid
-       OR pg_try_advisory_xact_lock(28522, hashtext(found.org::text))
+       OR pg_try_advisory_xact_lock($7::int, hashtext(found.org::text))
 ),
 picked AS (
     SELECT p.id
@@ -106,7 +108,7 @@ picked AS (
         WHERE coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = allowed.org
           AND j.state IN ('available', 'scheduled', 'retryable')
           AND j.priority = (SELECT priority FROM top)
-          AND j.run_at <= now()
+          AND j.run_at <= coalesce($6::timestamptz, now())
         ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                  j.priority, j.run_at, j.id
         LIMIT allowed.k
@@ -117,9 +119,9 @@ picked AS (
 UPDATE orgjobs.jobs j
 SET state        = 'running',
     attempt      = j.attempt + 1,
-    attempted_at = now(),
+    attempted_at = coalesce($6::timestamptz, now()),
     locked_by    = $2,
-    locked_until = now() + make_interval(secs => $3)
+    locked_until = coalesce($6::timestamptz, now()) + make_interval(secs => $3)
 FROM picked
 WHERE j.id = picked.id
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,

@@ -3,11 +3,12 @@
 -- ends cancelled instead). The interrupted attempt does not count against
 -- the job: max_attempts grows by one. The attempt number itself never goes
 -- back, so it stays a fencing token that no later claim reuses.
--- $1: job ids, $2: their attempts, $3: this worker. Fenced like completion.
+-- $1: job ids, $2: their attempts, $3: this worker, $4: the time (NULL:
+-- the server's now()). Fenced like completion.
 UPDATE orgjobs.jobs j
 SET state        = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled' ELSE 'available' END,
-    finalized_at = CASE WHEN j.cancel_requested_at IS NOT NULL THEN now() END,
-    run_at       = now(),
+    finalized_at = CASE WHEN j.cancel_requested_at IS NOT NULL THEN coalesce($4::timestamptz, now()) END,
+    run_at       = coalesce($4::timestamptz, now()),
     max_attempts = j.max_attempts + 1,
     locked_by    = NULL,
     locked_until = NULL
