@@ -2,7 +2,7 @@
 //! over organizations with waiting jobs, while priority and run_at still
 //! hold, and the per-organization limit on running jobs.
 
-mod common;
+mod support;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -38,14 +38,14 @@ async fn setup(
     Trace,
     Registry,
 ) {
-    let db = common::db().await;
-    let pool = common::pool(&db, 12).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 12).await;
     for (n, name) in names {
-        common::seed_org_id(&pool, org(*n), name, 0).await;
+        support::seed_org_id(&pool, org(*n), name, 0).await;
     }
     let trace = Trace::default();
     let reg = Registry::new().tenant(trace.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     (db, pool, trace, reg)
 }
 
@@ -86,7 +86,7 @@ async fn a_burst_from_one_organization_does_not_make_the_others_wait() {
     add(&pool, &reg, org(2), "b0", 0).await;
     add(&pool, &reg, org(2), "b1", 0).await;
     add(&pool, &reg, org(3), "c0", 0).await;
-    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(
         run_order(&trace),
         ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4", "a5"],
@@ -103,7 +103,7 @@ async fn fifo_mode_keeps_strict_order() {
     add(&pool, &reg, org(2), "b0", 0).await;
     let config = WorkerConfig {
         fair: false,
-        ..common::config(1)
+        ..support::config(1)
     };
     let worker = Worker::new(pool.clone(), Arc::new(reg), Metrics::new(), config);
     worker.run(std::future::pending()).await.expect("ran");
@@ -126,7 +126,7 @@ async fn priority_and_run_at_still_hold_under_fairness() {
     )
     .await
     .expect("future job");
-    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(
         run_order(&trace),
         ["b-urgent", "a-normal-0", "b-normal", "a-normal-1", "a-low"],
@@ -159,13 +159,13 @@ impl TenantHandler for Slow {
 
 #[tokio::test]
 async fn per_organization_limit_holds_across_workers() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 24).await;
-    common::seed_org_id(&pool, org(1), "A", 0).await;
-    common::seed_org_id(&pool, org(2), "B", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 24).await;
+    support::seed_org_id(&pool, org(1), "A", 0).await;
+    support::seed_org_id(&pool, org(2), "B", 0).await;
     let slow = Slow::default();
     let reg = Registry::new().tenant(slow.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     for i in 0..24 {
         let o = if i < 20 { org(1) } else { org(2) };
@@ -179,7 +179,7 @@ async fn per_organization_limit_holds_across_workers() {
     for _ in 0..2 {
         let config = WorkerConfig {
             org_concurrency: Some(2),
-            ..common::config(8)
+            ..support::config(8)
         };
         let w = Worker::new(pool.clone(), reg.clone(), Metrics::new(), config);
         workers.push(tokio::spawn(w.run(std::future::pending())));

@@ -1,7 +1,7 @@
 //! Queue behaviour: wake-ups, polling, scheduling, priorities, transactional
 //! enqueue and the built-in global kinds.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -72,12 +72,12 @@ async fn run_until(
 
 #[tokio::test]
 async fn plain_insert_without_notification_is_picked_up_by_polling() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 4).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 4).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let rec = Record::default();
     let reg = Registry::new().tenant(rec.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = db.admin_client().await;
     c.batch_execute("ALTER TABLE orgjobs.jobs DISABLE TRIGGER jobs_notify")
         .await
@@ -90,7 +90,7 @@ async fn plain_insert_without_notification_is_picked_up_by_polling() {
     .expect("plain insert");
     let config = WorkerConfig {
         poll_interval: Duration::from_millis(300),
-        ..common::config(2)
+        ..support::config(2)
     };
     let config = WorkerConfig {
         drain: false,
@@ -115,16 +115,16 @@ async fn plain_insert_without_notification_is_picked_up_by_polling() {
 
 #[tokio::test]
 async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 4).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 4).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let rec = Record::default();
     let reg = Registry::new().tenant(rec.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let config = WorkerConfig {
         poll_interval: Duration::from_secs(60),
         drain: false,
-        ..common::config(2)
+        ..support::config(2)
     };
     let r = rec.clone();
     let pool2 = pool.clone();
@@ -158,12 +158,12 @@ async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
 
 #[tokio::test]
 async fn priorities_order_claims_and_future_jobs_wait() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 3).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 3).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let rec = Record::default();
     let reg = Registry::new().tenant(rec.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     for (tag, prio) in [("low", 5), ("high", -5), ("mid", 0), ("mid2", 0)] {
         let job = NewJob {
@@ -191,20 +191,20 @@ async fn priorities_order_claims_and_future_jobs_wait() {
         .expect("insert")
         .get(0);
     drop(c);
-    common::drain(&pool, reg, &Metrics::new(), 1).await;
+    support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(tags(&rec), vec!["high", "mid", "mid2", "low"]);
-    assert_eq!(common::job(&db, later_id).await.state, "scheduled");
-    assert_eq!(common::job(&db, plain_later).await.state, "scheduled");
+    assert_eq!(support::job(&db, later_id).await.state, "scheduled");
+    assert_eq!(support::job(&db, plain_later).await.state, "scheduled");
 }
 
 #[tokio::test]
 async fn enqueue_in_the_callers_transaction_exists_only_if_it_commits() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 3).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 3).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let rec = Record::default();
     let reg = Registry::new().tenant(rec.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let mut client = db.admin_client().await;
     let job = NewJob::new("RECORD")
         .org(org)
@@ -218,7 +218,7 @@ async fn enqueue_in_the_callers_transaction_exists_only_if_it_commits() {
     let tx = client.transaction().await.expect("begin");
     enqueue(&tx, &reg, &job).await.expect("enqueue");
     tx.commit().await.expect("commit");
-    let summary = common::drain(&pool, reg, &Metrics::new(), 1).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(summary.completed, 2, "the committed job and its follow-up");
     assert_eq!(tags(&rec), vec!["committed", "committed-child"]);
     let child_org: Uuid = client
@@ -232,23 +232,28 @@ async fn enqueue_in_the_callers_transaction_exists_only_if_it_commits() {
     assert_eq!(child_org, org, "a follow-up job stays in its organization");
 }
 
+/// The probe kind and the queue's global kinds, `MIGRATION` included.
+fn globals(metrics: &Metrics) -> Registry {
+    support::probe_registry(metrics).global(orgjobs_queue::MigrationJob::new(support::migrations()))
+}
+
 #[tokio::test]
 async fn global_kinds_run_in_the_global_session() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 4).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 4).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let metrics = Metrics::new();
-    let reg = orgjobs_helpdesk::registry(&metrics);
-    common::register(&pool, &reg).await;
+    let reg = globals(&metrics);
+    support::register(&pool, &reg).await;
     let c = db.admin_client().await;
     // Finished jobs: one old completed, one recent completed, one discarded
     // three days ago (kept: dead letters live 14 days by default).
     let ids: Vec<i64> = c
         .query(
             "INSERT INTO orgjobs.jobs (kind, organization_id, state, finalized_at) VALUES
-               ('METRICS_SNAPSHOT', $1, 'completed', now() - interval '2 days'),
-               ('METRICS_SNAPSHOT', $1, 'completed', now() - interval '1 hour'),
-               ('METRICS_SNAPSHOT', $1, 'discarded', now() - interval '3 days')
+               ('PROBE', $1, 'completed', now() - interval '2 days'),
+               ('PROBE', $1, 'completed', now() - interval '1 hour'),
+               ('PROBE', $1, 'discarded', now() - interval '3 days')
              RETURNING id",
             &[&org],
         )
@@ -271,8 +276,8 @@ async fn global_kinds_run_in_the_global_session() {
     let migration = enqueue(&c, &reg, &NewJob::new("MIGRATION"))
         .await
         .expect("migration");
-    common::drain(&pool, reg, &metrics, 1).await;
-    assert_eq!(common::job(&db, cleanup).await.state, "completed");
+    support::drain(&pool, reg, &metrics, 1).await;
+    assert_eq!(support::job(&db, cleanup).await.state, "completed");
     let left: Vec<i64> = c
         .query(
             "SELECT id FROM orgjobs.jobs WHERE id = ANY($1) ORDER BY id",
@@ -288,25 +293,25 @@ async fn global_kinds_run_in_the_global_session() {
         vec![ids[1], ids[2]],
         "only the old completed job was deleted"
     );
-    let j = common::job(&db, with_org).await;
+    let j = support::job(&db, with_org).await;
     assert_eq!(j.state, "discarded");
     assert!(
         j.last_error
             .unwrap_or_default()
             .contains("CLEANUP is a global job kind")
     );
-    assert_eq!(common::job(&db, migration).await.state, "completed");
+    assert_eq!(support::job(&db, migration).await.state, "completed");
 
     // SYSTEM_METRICS reports queue depth by kind and state.
-    let reg = orgjobs_helpdesk::registry(&metrics);
+    let reg = globals(&metrics);
     enqueue(&c, &reg, &NewJob::new("SYSTEM_METRICS"))
         .await
         .expect("system metrics");
-    common::drain(&pool, reg, &metrics, 1).await;
+    support::drain(&pool, reg, &metrics, 1).await;
     assert_eq!(
         metrics
             .queue_depth
-            .with_label_values(&["METRICS_SNAPSHOT", "completed"])
+            .with_label_values(&["PROBE", "completed"])
             .get(),
         1
     );
@@ -319,17 +324,17 @@ async fn global_kinds_run_in_the_global_session() {
     );
     let rendered = metrics.render();
     assert!(
-        rendered.contains("orgjobs_queue_depth{kind=\"METRICS_SNAPSHOT\",state=\"discarded\"} 1"),
+        rendered.contains("orgjobs_queue_depth{kind=\"PROBE\",state=\"discarded\"} 1"),
         "{rendered}"
     );
 }
 
 #[tokio::test]
 async fn global_session_sees_no_tenant_rows_beyond_its_explicit_policy() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    common::seed_org(&pool, "A", 3).await;
-    common::seed_org(&pool, "B", 2).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    support::seed_org(&pool, "A", 3).await;
+    support::seed_org(&pool, "B", 2).await;
     let s = orgjobs_queue::GlobalSession::begin(
         pool.get().await.expect("conn"),
         orgjobs_queue::GlobalRole::Global,
@@ -338,12 +343,12 @@ async fn global_session_sees_no_tenant_rows_beyond_its_explicit_policy() {
     .await
     .expect("begin");
     let orgs: i64 = s
-        .query_one("SELECT count(*) FROM organizations", &[])
+        .query_one("SELECT count(*) FROM orgs", &[])
         .await
         .expect("orgs")
         .get(0);
     assert_eq!(orgs, 2, "global work may list organizations");
-    let tickets = s.query_one("SELECT count(*) FROM tickets", &[]).await;
-    assert!(tickets.is_err(), "and has no privilege on tickets");
+    let items = s.query_one("SELECT count(*) FROM items", &[]).await;
+    assert!(items.is_err(), "and has no privilege on items");
     drop(s.rollback().await);
 }

@@ -2,7 +2,7 @@
 //! sees exactly its organization's rows, whatever the login, the pool or the
 //! concurrency, and a failing or panicking handler leaves nothing behind.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,7 +21,7 @@ struct Empty {}
 #[derive(Clone, Debug)]
 struct Observation {
     org: Uuid,
-    tickets: i64,
+    items: i64,
     orgs_seen: Vec<Uuid>,
     current_user: String,
     context: String,
@@ -46,13 +46,13 @@ impl TenantHandler for Observe {
                 "SELECT count(*), coalesce(array_agg(DISTINCT organization_id), '{}'::uuid[]),
                         current_user::text, current_setting('app.current_org', true),
                         pg_backend_pid()
-                 FROM tickets",
+                 FROM items",
                 &[],
             )
             .await?;
         self.0.lock().expect("lock").push(Observation {
             org: tx.org_id(),
-            tickets: r.get(0),
+            items: r.get(0),
             orgs_seen: r.get(1),
             current_user: r.get(2),
             context: r.get(3),
@@ -84,11 +84,7 @@ fn assert_own_rows(obs: &[Observation], expected: &[(Uuid, i64)]) {
             .find(|(org, _)| *org == o.org)
             .map(|(_, n)| *n)
             .expect("observation of a known organization");
-        assert_eq!(
-            o.tickets, want,
-            "job of {} saw {} tickets",
-            o.org, o.tickets
-        );
+        assert_eq!(o.items, want, "job of {} saw {} items", o.org, o.items);
         assert_eq!(
             o.orgs_seen,
             vec![o.org],
@@ -102,19 +98,19 @@ fn assert_own_rows(obs: &[Observation], expected: &[(Uuid, i64)]) {
 }
 
 /// The seed's check. The tests log in as a superuser, which bypasses RLS:
-/// without the role switch every job would see both organizations' tickets.
+/// without the role switch every job would see both organizations' items.
 #[tokio::test]
 async fn each_job_sees_exactly_its_own_organization_as_superuser() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 6).await;
-    let a = common::seed_org(&pool, "A", 3).await;
-    let b = common::seed_org(&pool, "B", 5).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 6).await;
+    let a = support::seed_org(&pool, "A", 3).await;
+    let b = support::seed_org(&pool, "B", 5).await;
     let observe = Observe::default();
     let reg = registry(&observe);
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     enqueue_observe(&pool, &reg, a).await;
     enqueue_observe(&pool, &reg, b).await;
-    let summary = common::drain(&pool, reg, &Metrics::new(), 2).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 2).await;
     assert_eq!(summary.completed, 2);
     let obs = observe.taken();
     assert_eq!(obs.len(), 2);
@@ -124,26 +120,26 @@ async fn each_job_sees_exactly_its_own_organization_as_superuser() {
 /// Same check with the least-privilege login the README prescribes.
 #[tokio::test]
 async fn each_job_sees_exactly_its_own_organization_as_orgjobs_worker() {
-    let db = common::db().await;
-    let admin_pool = common::pool(&db, 2).await;
-    let a = common::seed_org(&admin_pool, "A", 2).await;
-    let b = common::seed_org(&admin_pool, "B", 7).await;
+    let db = support::db().await;
+    let admin_pool = support::pool(&db, 2).await;
+    let a = support::seed_org(&admin_pool, "A", 2).await;
+    let b = support::seed_org(&admin_pool, "B", 7).await;
     let worker_url = orgjobs_queue::DbUrl::parse(&db.url_string_as("orgjobs_worker")).expect("url");
     let pool = worker_url.pool(4).await.expect("worker pool");
     let observe = Observe::default();
     let reg = registry(&observe);
-    common::register(&admin_pool, &reg).await;
+    support::register(&admin_pool, &reg).await;
     enqueue_observe(&pool, &reg, a).await;
     enqueue_observe(&pool, &reg, b).await;
-    let summary = common::drain(&pool, reg, &Metrics::new(), 2).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 2).await;
     assert_eq!(summary.completed, 2);
     assert_own_rows(&observe.taken(), &[(a, 2), (b, 7)]);
     // And the login itself, outside a tenant transaction, sees nothing.
     let c = pool.get().await.expect("conn");
-    let err = c.query_one("SELECT count(*) FROM tickets", &[]).await;
+    let err = c.query_one("SELECT count(*) FROM items", &[]).await;
     assert!(
         err.is_err(),
-        "orgjobs_worker must have no privilege on tickets"
+        "orgjobs_worker must have no privilege on items"
     );
 }
 
@@ -151,18 +147,18 @@ async fn each_job_sees_exactly_its_own_organization_as_orgjobs_worker() {
 /// one job to the next.
 #[tokio::test]
 async fn one_connection_alternating_organizations_keeps_no_context() {
-    let db = common::db().await;
-    let seed_pool = common::pool(&db, 1).await;
-    let a = common::seed_org(&seed_pool, "A", 1).await;
-    let b = common::seed_org(&seed_pool, "B", 4).await;
-    let pool = common::pool(&db, 1).await;
+    let db = support::db().await;
+    let seed_pool = support::pool(&db, 1).await;
+    let a = support::seed_org(&seed_pool, "A", 1).await;
+    let b = support::seed_org(&seed_pool, "B", 4).await;
+    let pool = support::pool(&db, 1).await;
     let observe = Observe::default();
     let reg = registry(&observe);
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     for i in 0..10 {
         enqueue_observe(&pool, &reg, if i % 2 == 0 { a } else { b }).await;
     }
-    let summary = common::drain(&pool, reg, &Metrics::new(), 1).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(summary.completed, 10);
     let obs = observe.taken();
     assert_eq!(obs.len(), 10);
@@ -189,16 +185,16 @@ async fn one_connection_alternating_organizations_keeps_no_context() {
 /// 20 organizations x 10 jobs on 8 connections at once.
 #[tokio::test]
 async fn twenty_organizations_concurrently_each_see_only_their_rows() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 10).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 10).await;
     let mut expected = Vec::new();
     for i in 0..20 {
-        let org = common::seed_org(&pool, &format!("org{i}"), i + 1).await;
+        let org = support::seed_org(&pool, &format!("org{i}"), i + 1).await;
         expected.push((org, (i + 1) as i64));
     }
     let observe = Observe::default();
     let reg = registry(&observe);
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     for round in 0..10 {
         for (j, (org, _)) in expected.iter().enumerate() {
@@ -222,7 +218,7 @@ async fn twenty_organizations_concurrently_each_see_only_their_rows() {
         }
     }
     drop(c);
-    let summary = common::drain(&pool, reg, &Metrics::new(), 8).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 8).await;
     assert_eq!(summary.completed, 200);
     let obs = observe.taken();
     assert_eq!(obs.len(), 200);
@@ -246,26 +242,23 @@ impl TenantHandler for Attack {
         // $1: the other organization, named explicitly.
         let read: i64 = tx
             .query_one(
-                "SELECT count(*) FROM tickets WHERE organization_id = $1",
+                "SELECT count(*) FROM items WHERE organization_id = $1",
                 &[&p.victim],
             )
             .await?
             .get(0);
         let updated = tx
             .execute(
-                "UPDATE tickets SET subject = 'pwned' WHERE organization_id = $1",
+                "UPDATE items SET subject = 'pwned' WHERE organization_id = $1",
                 &[&p.victim],
             )
             .await?;
         let deleted = tx
-            .execute(
-                "DELETE FROM tickets WHERE organization_id = $1",
-                &[&p.victim],
-            )
+            .execute("DELETE FROM items WHERE organization_id = $1", &[&p.victim])
             .await?;
         self.0.lock().expect("lock").push((read, updated, deleted));
         tx.execute(
-            "INSERT INTO tickets (organization_id, subject, body) VALUES ($1, 'planted', 'x')",
+            "INSERT INTO items (organization_id, subject, body) VALUES ($1, 'planted', 'x')",
             &[&p.victim],
         )
         .await?;
@@ -275,13 +268,13 @@ impl TenantHandler for Attack {
 
 #[tokio::test]
 async fn handler_cannot_read_update_delete_or_insert_another_organizations_rows() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 4).await;
-    let attacker = common::seed_org(&pool, "attacker", 1).await;
-    let victim = common::seed_org(&pool, "victim", 3).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 4).await;
+    let attacker = support::seed_org(&pool, "attacker", 1).await;
+    let victim = support::seed_org(&pool, "victim", 3).await;
     let attack = Attack::default();
     let reg = Registry::new().tenant(attack.clone());
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     let job = NewJob::new("ATTACK")
         .org(attacker)
@@ -289,25 +282,25 @@ async fn handler_cannot_read_update_delete_or_insert_another_organizations_rows(
     let id = enqueue(&**c, &reg, &job).await.expect("enqueue");
     drop(c);
     let metrics = Metrics::new();
-    let summary = common::drain(&pool, reg, &metrics, 1).await;
+    let summary = support::drain(&pool, reg, &metrics, 1).await;
     assert_eq!(summary.discarded, 1, "an RLS violation is not retried");
     assert_eq!(*attack.0.lock().expect("lock"), vec![(0, 0, 0)]);
-    let row = common::job(&db, id).await;
+    let row = support::job(&db, id).await;
     assert_eq!(row.state, "discarded");
     let err = row.last_error.expect("error kept");
     assert!(err.contains("row-level security"), "{err}");
-    assert_eq!(metrics.rls_denied.with_label_values(&["tickets"]).get(), 1);
-    // The victim's tickets are untouched.
-    let n = common::admin_count(
+    assert_eq!(metrics.rls_denied.with_label_values(&["items"]).get(), 1);
+    // The victim's items are untouched.
+    let n = support::admin_count(
         &db,
-        "SELECT count(*) FROM tickets WHERE organization_id = $1 AND subject LIKE 't%'",
+        "SELECT count(*) FROM items WHERE organization_id = $1 AND subject LIKE 't%'",
         &[&victim],
     )
     .await;
     assert_eq!(n, 3);
-    let planted = common::admin_count(
+    let planted = support::admin_count(
         &db,
-        "SELECT count(*) FROM tickets WHERE subject IN ('planted', 'pwned')",
+        "SELECT count(*) FROM items WHERE subject IN ('planted', 'pwned')",
         &[],
     )
     .await;
@@ -320,7 +313,7 @@ impl TenantHandler for Panics {
     type Payload = Empty;
     async fn run(&self, tx: &mut TenantTx, _: Empty) -> Result<(), JobError> {
         tx.execute(
-            "INSERT INTO tickets (organization_id, subject) VALUES ($1, 'written before panic')",
+            "INSERT INTO items (organization_id, subject) VALUES ($1, 'written before panic')",
             &[&tx.org_id()],
         )
         .await?;
@@ -334,7 +327,7 @@ impl TenantHandler for Fails {
     type Payload = Empty;
     async fn run(&self, tx: &mut TenantTx, _: Empty) -> Result<(), JobError> {
         tx.execute(
-            "INSERT INTO tickets (organization_id, subject) VALUES ($1, 'written before error')",
+            "INSERT INTO items (organization_id, subject) VALUES ($1, 'written before error')",
             &[&tx.org_id()],
         )
         .await?;
@@ -344,10 +337,10 @@ impl TenantHandler for Fails {
 
 #[tokio::test]
 async fn panicking_and_failing_handlers_roll_back_retry_and_the_worker_goes_on() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 1).await;
-    let a = common::seed_org(&pool, "A", 2).await;
-    let b = common::seed_org(&pool, "B", 5).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 1).await;
+    let a = support::seed_org(&pool, "A", 2).await;
+    let b = support::seed_org(&pool, "B", 5).await;
     let observe = Observe::default();
     let slow = RetryPolicy {
         base: Duration::from_secs(3600),
@@ -361,7 +354,7 @@ async fn panicking_and_failing_handlers_roll_back_retry_and_the_worker_goes_on()
         .with_retry("PANICS", slow)
         .and_then(|r| r.with_retry("FAILS", slow))
         .expect("registered kinds");
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     let panics = enqueue(&**c, &reg, &NewJob::new("PANICS").org(a))
         .await
@@ -382,13 +375,13 @@ async fn panicking_and_failing_handlers_roll_back_retry_and_the_worker_goes_on()
     drop(c);
     enqueue_observe(&pool, &reg, b).await;
     // One connection: the observation runs on the connection the failures used.
-    let summary = common::drain(&pool, reg, &Metrics::new(), 1).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert_eq!(
         (summary.completed, summary.retried, summary.discarded),
         (1, 2, 1)
     );
 
-    let p = common::job(&db, panics).await;
+    let p = support::job(&db, panics).await;
     assert_eq!((p.state.as_str(), p.attempt), ("retryable", 1));
     assert!(
         p.last_error
@@ -404,17 +397,17 @@ async fn panicking_and_failing_handlers_roll_back_retry_and_the_worker_goes_on()
     assert_eq!(p.errors.as_array().map(Vec::len), Some(1));
     assert_eq!(p.errors[0]["attempt"], 1);
 
-    let f = common::job(&db, fails).await;
+    let f = support::job(&db, fails).await;
     assert_eq!((f.state.as_str(), f.attempt), ("retryable", 1));
     assert_eq!(f.last_error.as_deref(), Some("upstream unavailable"));
 
-    let l = common::job(&db, last).await;
+    let l = support::job(&db, last).await;
     assert_eq!(l.state, "discarded", "out of attempts");
     assert_eq!(l.last_error.as_deref(), Some("upstream unavailable"));
 
-    let written = common::admin_count(
+    let written = support::admin_count(
         &db,
-        "SELECT count(*) FROM tickets WHERE subject LIKE 'written before%'",
+        "SELECT count(*) FROM items WHERE subject LIKE 'written before%'",
         &[],
     )
     .await;
@@ -430,35 +423,35 @@ impl TenantHandler for Escapes {
     async fn run(&self, tx: &mut TenantTx, _: Empty) -> Result<(), JobError> {
         // Ending the transaction would drop the context and role mid-job.
         tx.execute("COMMIT", &[]).await?;
-        tx.execute("DELETE FROM tickets", &[]).await?;
+        tx.execute("DELETE FROM items", &[]).await?;
         Ok(())
     }
 }
 
 #[tokio::test]
 async fn handler_cannot_end_its_transaction_and_fall_out_of_context() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    let a = common::seed_org(&pool, "A", 2).await;
-    let b = common::seed_org(&pool, "B", 2).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    let a = support::seed_org(&pool, "A", 2).await;
+    let b = support::seed_org(&pool, "B", 2).await;
     let reg = Registry::new().tenant(Escapes);
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = pool.get().await.expect("conn");
     let id = enqueue(&**c, &reg, &NewJob::new("ESCAPES").org(a))
         .await
         .expect("enqueue");
     drop(c);
-    common::drain(&pool, reg, &Metrics::new(), 1).await;
-    let j = common::job(&db, id).await;
+    support::drain(&pool, reg, &Metrics::new(), 1).await;
+    let j = support::job(&db, id).await;
     assert_eq!(j.state, "discarded");
     assert!(
         j.last_error
             .unwrap_or_default()
             .contains("statement refused: COMMIT")
     );
-    let left = common::admin_count(
+    let left = support::admin_count(
         &db,
-        "SELECT count(*) FROM tickets WHERE organization_id = $1",
+        "SELECT count(*) FROM items WHERE organization_id = $1",
         &[&b],
     )
     .await;
@@ -467,10 +460,10 @@ async fn handler_cannot_end_its_transaction_and_fall_out_of_context() {
 
 #[tokio::test]
 async fn tenant_transaction_switches_role_even_for_a_superuser_login() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 1).await;
-    let a = common::seed_org(&pool, "A", 2).await;
-    let _b = common::seed_org(&pool, "B", 3).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 1).await;
+    let a = support::seed_org(&pool, "A", 2).await;
+    let _b = support::seed_org(&pool, "B", 3).await;
     let tx = TenantTx::begin(
         pool.get().await.expect("conn"),
         a,
@@ -480,7 +473,7 @@ async fn tenant_transaction_switches_role_even_for_a_superuser_login() {
     .expect("begin");
     let r = tx
         .query_one(
-            "SELECT current_user::text, session_user::text, (SELECT count(*) FROM tickets)",
+            "SELECT current_user::text, session_user::text, (SELECT count(*) FROM items)",
             &[],
         )
         .await

@@ -2,59 +2,61 @@
 //! killed connections, fencing of a worker that lost its job, timeouts and
 //! cancellation. Real worker processes against the real server.
 
-mod common;
+mod support;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{FAULT_BIN, WorkerProcess, orgjobs};
 use orgjobs_queue::{
-    JobError, Metrics, NewJob, Registry, RetryPolicy, TenantHandler, TenantTx, enqueue,
+    CancelOutcome, JobError, Metrics, NewJob, Registry, RetryPolicy, TenantHandler, TenantTx,
+    cancel_job, enqueue,
 };
 use serde::Deserialize;
+use support::process::{Spec, WorkerProcess};
 
-const FAST: &[&str] = &[
-    "--lease-secs",
-    "1.5",
-    "--leader-ttl-secs",
-    "1",
-    "--no-periodic",
-    "--concurrency",
-    "8",
-];
+worker_process_entry!();
+
+/// Worker processes with short leases (1.5 s) and leadership (1 s).
+fn fast(db: &orgjobs_testdb::TestDb) -> Spec {
+    Spec::new(db.url_string())
+}
+
+fn probes() -> Registry {
+    support::probe_registry(&Metrics::new())
+}
 
 #[tokio::test]
 async fn sigkilled_worker_loses_no_job_and_duplicates_no_effect() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    common::register(&pool, &common::fault_registry()).await;
-    let (org, tickets) = common::seed_org_tickets(&pool, "A", 48).await;
-    let jobs = common::enqueue_probes(&db, org, &tickets, 400).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    support::register(&pool, &probes()).await;
+    let (org, items) = support::seed_org_items(&pool, "A", 48).await;
+    let jobs = support::enqueue_probes(&db, org, &items, 400).await;
 
-    let mut a = WorkerProcess::start_bin(FAULT_BIN, db.url_string(), FAST);
+    let mut a = WorkerProcess::start(&fast(&db));
     // Kill A while it has jobs in flight.
     // Running is checked last and the kill follows at once: each probe runs
     // for 400 ms, so the jobs seen running are still in flight when killed.
-    common::wait_until(Duration::from_secs(20), "worker A to run jobs", || async {
-        common::count_state(&db, &jobs, "completed").await >= 4
-            && common::count_state(&db, &jobs, "running").await >= 4
+    support::wait_until(Duration::from_secs(20), "worker A to run jobs", || async {
+        support::count_state(&db, &jobs, "completed").await >= 4
+            && support::count_state(&db, &jobs, "running").await >= 4
     })
     .await;
-    common::sigkill(&mut a.child);
+    support::sigkill(&mut a.child);
     let killed_at = Instant::now();
 
-    let b = WorkerProcess::start_bin(FAULT_BIN, db.url_string(), FAST);
-    common::wait_until(Duration::from_secs(30), "every job to complete", || async {
-        common::count_state(&db, &jobs, "completed").await == jobs.len() as i64
+    let b = WorkerProcess::start(&fast(&db));
+    support::wait_until(Duration::from_secs(30), "every job to complete", || async {
+        support::count_state(&db, &jobs, "completed").await == jobs.len() as i64
     })
     .await;
     let took = killed_at.elapsed();
     assert_eq!(
-        common::marks(&db, &tickets).await,
-        vec![1; tickets.len()],
+        support::marks(&db, &items).await,
+        vec![1; items.len()],
         "one effect per job"
     );
-    let rescued = common::admin_count(
+    let rescued = support::admin_count(
         &db,
         "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND errors::text LIKE '%lease expired%'",
         &[&jobs],
@@ -71,35 +73,36 @@ async fn sigkilled_worker_loses_no_job_and_duplicates_no_effect() {
 
 #[tokio::test]
 async fn graceful_shutdown_finishes_short_jobs_and_gives_back_long_ones() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    common::register(&pool, &common::fault_registry()).await;
-    let (org, tickets) = common::seed_org_tickets(&pool, "A", 2).await;
-    let short = common::enqueue_probes(&db, org, &tickets[..1], 300).await;
-    let long = common::enqueue_probes(&db, org, &tickets[1..], 60_000).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    support::register(&pool, &probes()).await;
+    let (org, items) = support::seed_org_items(&pool, "A", 2).await;
+    let short = support::enqueue_probes(&db, org, &items[..1], 300).await;
+    let long = support::enqueue_probes(&db, org, &items[1..], 60_000).await;
     let all: Vec<i64> = short.iter().chain(&long).copied().collect();
-    let mut args = FAST.to_vec();
-    args.extend_from_slice(&["--shutdown-timeout", "1.5"]);
-    let w = WorkerProcess::start_bin(FAULT_BIN, db.url_string(), &args);
-    common::wait_until(Duration::from_secs(20), "both jobs to start", || async {
-        common::count_state(&db, &all, "running").await == 2
+    let w = WorkerProcess::start(&Spec {
+        shutdown_timeout_ms: 1500,
+        ..fast(&db)
+    });
+    support::wait_until(Duration::from_secs(20), "both jobs to start", || async {
+        support::count_state(&db, &all, "running").await == 2
     })
     .await;
     let started = Instant::now();
     let status = w.terminate();
     assert!(status.success(), "exit 0 after SIGTERM: {status:?}");
     assert!(started.elapsed() < Duration::from_secs(10));
-    let s = common::job(&db, short[0]).await;
+    let s = support::job(&db, short[0]).await;
     assert_eq!(
         s.state, "completed",
         "the short job finished during the grace period"
     );
-    let l = common::job(&db, long[0]).await;
+    let l = support::job(&db, long[0]).await;
     assert_eq!(l.state, "available", "the long job was given back");
     // The interrupted attempt does not count against the job (one more is
     // allowed), and its number is never handed out again (a fencing token).
     assert_eq!(l.attempt, 1, "the attempt number does not go back");
-    let max: i32 = common::admin_count(
+    let max: i32 = support::admin_count(
         &db,
         "SELECT max_attempts::int8 FROM orgjobs.jobs WHERE id = $1",
         &[&long[0]],
@@ -112,21 +115,21 @@ async fn graceful_shutdown_finishes_short_jobs_and_gives_back_long_ones() {
         l.run_at_in_secs <= 0.5,
         "runnable at once, not after a lease expiry"
     );
-    assert_eq!(common::marks(&db, &tickets).await, vec![1, 0]);
+    assert_eq!(support::marks(&db, &items).await, vec![1, 0]);
 }
 
 #[tokio::test]
 async fn killed_connections_are_survived_without_loss_or_duplicates() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    common::register(&pool, &common::fault_registry()).await;
-    let (org, tickets) = common::seed_org_tickets(&pool, "A", 40).await;
-    let jobs = common::enqueue_probes(&db, org, &tickets, 150).await;
-    let w = WorkerProcess::start_bin(FAULT_BIN, db.url_string(), FAST);
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    support::register(&pool, &probes()).await;
+    let (org, items) = support::seed_org_items(&pool, "A", 40).await;
+    let jobs = support::enqueue_probes(&db, org, &items, 150).await;
+    let w = WorkerProcess::start(&fast(&db));
     let admin = db.admin_client().await;
     for round in 0..3 {
-        common::wait_until(Duration::from_secs(20), "progress", || async {
-            common::count_state(&db, &jobs, "completed").await >= 8 * (round + 1)
+        support::wait_until(Duration::from_secs(20), "progress", || async {
+            support::count_state(&db, &jobs, "completed").await >= 8 * (round + 1)
         })
         .await;
         // Every connection of the worker, mid-run (the test's own admin
@@ -141,11 +144,11 @@ async fn killed_connections_are_survived_without_loss_or_duplicates() {
             .await
             .expect("terminate");
     }
-    common::wait_until(Duration::from_secs(40), "every job to complete", || async {
-        common::count_state(&db, &jobs, "completed").await == jobs.len() as i64
+    support::wait_until(Duration::from_secs(40), "every job to complete", || async {
+        support::count_state(&db, &jobs, "completed").await == jobs.len() as i64
     })
     .await;
-    assert_eq!(common::marks(&db, &tickets).await, vec![1; tickets.len()]);
+    assert_eq!(support::marks(&db, &items).await, vec![1; items.len()]);
     let logs = w.logs();
     assert!(
         logs.iter()
@@ -169,7 +172,7 @@ impl TenantHandler for Gate {
     type Payload = GatePayload;
     async fn run(&self, tx: &mut TenantTx, p: GatePayload) -> Result<(), JobError> {
         tx.execute(
-            "INSERT INTO tickets (organization_id, subject) VALUES ($1, 'gated write')",
+            "INSERT INTO items (organization_id, subject) VALUES ($1, 'gated write')",
             &[&tx.org_id()],
         )
         .await?;
@@ -190,12 +193,12 @@ impl TenantHandler for Gate {
 #[tokio::test]
 async fn a_worker_that_lost_its_job_cannot_complete_or_fail_it() {
     for (fail, bump) in [(false, 1), (true, 1), (false, 0), (true, 0)] {
-        let db = common::db().await;
-        let pool = common::pool(&db, 4).await;
-        let org = common::seed_org(&pool, "A", 0).await;
+        let db = support::db().await;
+        let pool = support::pool(&db, 4).await;
+        let org = support::seed_org(&pool, "A", 0).await;
         let gate = Gate::default();
         let reg = Registry::new().tenant(gate.clone());
-        common::register(&pool, &reg).await;
+        support::register(&pool, &reg).await;
         let c = db.admin_client().await;
         let id = enqueue(
             &c,
@@ -208,7 +211,7 @@ async fn a_worker_that_lost_its_job_cannot_complete_or_fail_it() {
         .expect("enqueue");
         let worker = tokio::spawn({
             let pool = pool.clone();
-            async move { common::drain(&pool, reg, &Metrics::new(), 1).await }
+            async move { support::drain(&pool, reg, &Metrics::new(), 1).await }
         });
         gate.0.notified().await;
         // Another worker now owns the job (at attempt 1 + bump).
@@ -221,16 +224,16 @@ async fn a_worker_that_lost_its_job_cannot_complete_or_fail_it() {
         gate.1.notify_one();
         let summary = worker.await.expect("join");
         assert_eq!(summary.lost, 1, "fail={fail} bump={bump}");
-        let j = common::job(&db, id).await;
+        let j = support::job(&db, id).await;
         assert_eq!(
             (j.state.as_str(), j.attempt),
             ("running", 1 + bump),
             "the new owner's job is untouched (fail={fail} bump={bump})"
         );
         assert!(j.errors.as_array().is_some_and(Vec::is_empty));
-        let written = common::admin_count(
+        let written = support::admin_count(
             &db,
-            "SELECT count(*) FROM tickets WHERE subject = 'gated write'",
+            "SELECT count(*) FROM items WHERE subject = 'gated write'",
             &[],
         )
         .await;
@@ -245,7 +248,7 @@ impl TenantHandler for Sleeper {
     type Payload = serde_json::Value;
     async fn run(&self, tx: &mut TenantTx, _: serde_json::Value) -> Result<(), JobError> {
         tx.execute(
-            "INSERT INTO tickets (organization_id, subject) VALUES ($1, 'before timeout')",
+            "INSERT INTO items (organization_id, subject) VALUES ($1, 'before timeout')",
             &[&tx.org_id()],
         )
         .await?;
@@ -257,9 +260,9 @@ impl TenantHandler for Sleeper {
 
 #[tokio::test]
 async fn a_job_over_its_timeout_is_cancelled_rolled_back_and_retried() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 4).await;
-    let org = common::seed_org(&pool, "A", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 4).await;
+    let org = support::seed_org(&pool, "A", 0).await;
     let reg = Registry::new()
         .tenant(Sleeper)
         .with_timeout("SLEEPER", Duration::from_millis(300))
@@ -274,33 +277,33 @@ async fn a_job_over_its_timeout_is_cancelled_rolled_back_and_retried() {
             )
         })
         .expect("registered kind");
-    common::register(&pool, &reg).await;
+    support::register(&pool, &reg).await;
     let c = db.admin_client().await;
     let id = enqueue(&c, &reg, &NewJob::new("SLEEPER").org(org))
         .await
         .expect("enqueue");
     let started = Instant::now();
-    let summary = common::drain(&pool, reg, &Metrics::new(), 1).await;
+    let summary = support::drain(&pool, reg, &Metrics::new(), 1).await;
     assert!(
         started.elapsed() < Duration::from_secs(10),
         "did not wait for pg_sleep(60)"
     );
     assert_eq!(summary.retried, 1);
-    let j = common::job(&db, id).await;
+    let j = support::job(&db, id).await;
     assert_eq!(j.state, "retryable");
     assert!(
         j.last_error
             .unwrap_or_default()
             .starts_with("timed out after 0.300 s")
     );
-    let written = common::admin_count(
+    let written = support::admin_count(
         &db,
-        "SELECT count(*) FROM tickets WHERE subject = 'before timeout'",
+        "SELECT count(*) FROM items WHERE subject = 'before timeout'",
         &[],
     )
     .await;
     assert_eq!(written, 0);
-    let sleeping = common::admin_count(
+    let sleeping = support::admin_count(
         &db,
         "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(60)' AND state = 'active'",
         &[],
@@ -311,70 +314,65 @@ async fn a_job_over_its_timeout_is_cancelled_rolled_back_and_retried() {
 
 #[tokio::test]
 async fn cancel_stops_a_waiting_job_and_asks_a_running_one() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 2).await;
-    common::register(&pool, &common::fault_registry()).await;
-    let (org, tickets) = common::seed_org_tickets(&pool, "A", 2).await;
-    let running = common::enqueue_probes(&db, org, &tickets[..1], 60_000).await[0];
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    support::register(&pool, &probes()).await;
+    let (org, items) = support::seed_org_items(&pool, "A", 2).await;
+    let running = support::enqueue_probes(&db, org, &items[..1], 60_000).await[0];
     let later = NewJob {
         run_at: Some(chrono::Utc::now() + chrono::Duration::hours(1)),
-        ..NewJob::new("FAULT_PROBE")
+        ..NewJob::new("PROBE")
             .org(org)
-            .payload(serde_json::json!({ "ticket_id": tickets[1] }))
+            .payload(serde_json::json!({ "item_id": items[1] }))
     };
     let c = db.admin_client().await;
-    let waiting = enqueue(&c, &common::fault_registry(), &later)
-        .await
-        .expect("enqueue");
-    let out = orgjobs(db.url_string(), &["jobs", "cancel", &waiting.to_string()]);
-    assert!(out.status.success(), "{}", common::text(&out));
-    assert_eq!(common::job(&db, waiting).await.state, "cancelled");
+    let waiting = enqueue(&c, &probes(), &later).await.expect("enqueue");
+    let out = cancel_job(&c, waiting).await.expect("cancel");
+    assert!(matches!(out, CancelOutcome::Cancelled), "{out:?}");
+    assert_eq!(support::job(&db, waiting).await.state, "cancelled");
 
-    let w = WorkerProcess::start_bin(FAULT_BIN, db.url_string(), FAST);
-    common::wait_until(Duration::from_secs(20), "the job to run", || async {
-        common::job(&db, running).await.state == "running"
+    let w = WorkerProcess::start(&fast(&db));
+    support::wait_until(Duration::from_secs(20), "the job to run", || async {
+        support::job(&db, running).await.state == "running"
     })
     .await;
-    let out = orgjobs(db.url_string(), &["jobs", "cancel", &running.to_string()]);
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("cancellation requested"),
-        "{}",
-        common::text(&out)
-    );
-    let j = common::wait_for_state(&db, running, "cancelled").await;
+    let out = cancel_job(&c, running).await.expect("cancel");
+    assert!(matches!(out, CancelOutcome::Requested), "{out:?}");
+    let j = support::wait_for_state(&db, running, "cancelled").await;
     assert_eq!(j.last_error.as_deref(), Some("cancelled on request"));
-    assert_eq!(common::marks(&db, &tickets).await, vec![0, 0]);
-    let again = orgjobs(db.url_string(), &["jobs", "cancel", &running.to_string()]);
-    assert!(!again.status.success());
+    assert_eq!(support::marks(&db, &items).await, vec![0, 0]);
+    let again = cancel_job(&c, running).await.expect_err("already ended");
     assert!(
-        String::from_utf8_lossy(&again.stderr)
-            .contains("is cancelled; only waiting or running jobs can be cancelled")
+        again
+            .to_string()
+            .contains("is cancelled; only waiting or running jobs can be cancelled"),
+        "{again}"
     );
     assert!(w.terminate().success());
 }
 
 #[tokio::test]
 async fn unique_jobs_under_concurrent_enqueue() {
-    let db = common::db().await;
-    let pool = common::pool(&db, 20).await;
-    let reg = Arc::new(common::fault_registry());
-    common::register(&pool, &reg).await;
-    let (a, ta) = common::seed_org_tickets(&pool, "A", 1).await;
-    let (b, _) = common::seed_org_tickets(&pool, "B", 0).await;
+    let db = support::db().await;
+    let pool = support::pool(&db, 20).await;
+    let reg = Arc::new(probes());
+    support::register(&pool, &reg).await;
+    let (a, ta) = support::seed_org_items(&pool, "A", 1).await;
+    let (b, _) = support::seed_org_items(&pool, "B", 0).await;
     let barrier = Arc::new(tokio::sync::Barrier::new(16));
     let ids = Arc::new(Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for i in 0..16 {
         let (pool, reg, barrier, ids) = (pool.clone(), reg.clone(), barrier.clone(), ids.clone());
         let org = if i % 2 == 0 { a } else { b };
-        let ticket = ta[0];
+        let item = ta[0];
         tasks.push(tokio::spawn(async move {
             let c = pool.get().await.expect("conn");
             let job = NewJob {
-                unique_key: Some(format!("SLA_PREDICT:{ticket}")),
-                ..NewJob::new("FAULT_PROBE")
+                unique_key: Some(format!("PROBE:{item}")),
+                ..NewJob::new("PROBE")
                     .org(org)
-                    .payload(serde_json::json!({ "ticket_id": ticket }))
+                    .payload(serde_json::json!({ "item_id": item }))
             };
             barrier.wait().await;
             let id = enqueue(&**c, &reg, &job).await.expect("enqueue");
@@ -399,7 +397,7 @@ async fn unique_jobs_under_concurrent_enqueue() {
     assert_eq!(for_org(a).len(), 1, "one waiting job for organization A");
     assert_eq!(for_org(b).len(), 1, "the key is scoped to the organization");
     assert_ne!(for_org(a), for_org(b));
-    let rows = common::admin_count(&db, "SELECT count(*) FROM orgjobs.jobs", &[]).await;
+    let rows = support::admin_count(&db, "SELECT count(*) FROM orgjobs.jobs", &[]).await;
     assert_eq!(rows, 2);
     // Once it has run, the key is free again.
     let c = db.admin_client().await;
@@ -411,9 +409,9 @@ async fn unique_jobs_under_concurrent_enqueue() {
     .expect("complete");
     let job = NewJob {
         unique_key: Some(format!("SLA_PREDICT:{}", ta[0])),
-        ..NewJob::new("FAULT_PROBE")
+        ..NewJob::new("PROBE")
             .org(a)
-            .payload(serde_json::json!({ "ticket_id": ta[0] }))
+            .payload(serde_json::json!({ "item_id": ta[0] }))
     };
     let next = enqueue(&c, &reg, &job).await.expect("enqueue");
     assert!(!for_org(a).contains(&next));
@@ -438,35 +436,42 @@ async fn leader_pid(c: &orgjobs_queue::tokio_postgres::Client) -> u32 {
 
 #[tokio::test]
 async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
-    let db = common::db().await;
-    let args = [
-        "--periodic",
-        "SYSTEM_METRICS=* * * * * *",
-        "--leader-ttl-secs",
-        "0.6",
-        "--concurrency",
-        "2",
-    ];
-    let mut workers: Vec<WorkerProcess> = (0..3)
-        .map(|_| WorkerProcess::start(db.url_string(), &args))
-        .collect();
-    tokio::time::sleep(Duration::from_millis(2500)).await;
-    // Kill the leader (worker ids are host-pid-random); another takes over.
+    let db = support::db().await;
+    let spec = Spec {
+        periodic: vec![("SYSTEM_METRICS".to_owned(), "* * * * * *".to_owned())],
+        leader_ttl_ms: 600,
+        concurrency: 2,
+        ..fast(&db)
+    };
+    let mut workers: Vec<WorkerProcess> = (0..3).map(|_| WorkerProcess::start(&spec)).collect();
     let c = db.admin_client().await;
-    let before: i64 = common::admin_count(
-        &db,
-        "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SYSTEM_METRICS'",
-        &[],
-    )
+    let enqueued = || async {
+        support::admin_count(
+            &db,
+            "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SYSTEM_METRICS'",
+            &[],
+        )
+        .await
+    };
+    support::wait_until(Duration::from_secs(20), "two occurrences", || async {
+        enqueued().await >= 2
+    })
     .await;
+    // Kill the leader (worker ids are host-pid-random); another takes over.
+    let before = enqueued().await;
     let killed = leader_pid(&c).await;
     let leader = workers
         .iter()
         .position(|w| w.child.id() == killed)
         .expect("the leader is one of the three workers");
     let mut dead = workers.remove(leader);
-    common::sigkill(&mut dead.child);
-    tokio::time::sleep(Duration::from_millis(2500)).await;
+    support::sigkill(&mut dead.child);
+    support::wait_until(
+        Duration::from_secs(20),
+        "occurrences after the kill",
+        || async { enqueued().await >= before + 2 },
+    )
+    .await;
     let successor = leader_pid(&c).await;
     assert_ne!(successor, killed, "leadership passed on");
     assert!(workers.iter().any(|w| w.child.id() == successor));
@@ -495,7 +500,7 @@ async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
     assert!(before >= 1, "jobs were enqueued before the kill");
     assert!(last.len() >= 3, "one job per second, got {}", last.len());
     // Exactly once: each job carries its occurrence as its unique key.
-    let distinct = common::admin_count(
+    let distinct = support::admin_count(
         &db,
         "SELECT count(DISTINCT unique_key) FROM orgjobs.jobs WHERE kind = 'SYSTEM_METRICS'",
         &[],
@@ -512,7 +517,7 @@ async fn periodic_jobs_are_enqueued_once_per_occurrence_by_three_workers() {
 /// instead of waiting forever.
 #[tokio::test]
 async fn an_exhausted_pool_gives_up_after_its_wait_timeout() {
-    let db = common::db().await;
+    let db = support::db().await;
     let pool = db
         .url()
         .pool_with(orgjobs_queue::PoolOptions {
