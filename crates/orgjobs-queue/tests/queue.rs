@@ -129,9 +129,20 @@ async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
     let r = rec.clone();
     let pool2 = pool.clone();
     let inserter = tokio::spawn(async move {
-        // Let the worker go idle first.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Insert once the worker listens (it has claimed nothing, so it is
+        // idle, waiting on its 60 s poll or a notification).
         let c = pool2.get().await.expect("conn");
+        let listening = || async {
+            c.query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND query = 'LISTEN orgjobs_jobs'",
+                &[],
+            )
+            .await
+            .map(|r| r.get::<_, i64>(0) > 0)
+            .unwrap_or(false)
+        };
+        support::wait_until(Duration::from_secs(10), "the worker to listen", listening).await;
         c.execute(
             "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ('RECORD', $1, '{\"tag\": \"notified\"}')",
             &[&org],
