@@ -5,7 +5,7 @@
 //! `METRICS_SNAPSHOT`, so that an organization whose previous snapshot still
 //! waits does not get a second one.
 
-use orgjobs_queue::{GlobalHandler, GlobalSession, JobError, NoPayload};
+use orgjobs_queue::{GlobalHandler, GlobalTx, JobError, NoPayload};
 
 use crate::snapshot::METRICS_SNAPSHOT;
 
@@ -16,7 +16,7 @@ impl GlobalHandler for MetricsSnapshotAll {
     const KIND: &'static str = "METRICS_SNAPSHOT_ALL";
     type Payload = NoPayload;
 
-    async fn run(&self, s: &mut GlobalSession, _: NoPayload) -> Result<(), JobError> {
+    async fn run(&self, s: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
         // $1: the tenant kind; one add_job per active organization.
         let n = s
             .execute(

@@ -11,16 +11,8 @@ use uuid::Uuid;
 
 use crate::error::DbError;
 
-/// The states a job can be in.
-pub const STATES: &[&str] = &[
-    "available",
-    "scheduled",
-    "running",
-    "retryable",
-    "completed",
-    "discarded",
-    "cancelled",
-];
+pub use crate::states::STATES;
+use crate::states::waiting_states_sql;
 
 /// Why an operator action did not happen.
 #[derive(Debug, thiserror::Error)]
@@ -220,11 +212,15 @@ const RETRY_SET: &str = "state = 'available', run_at = now(), finalized_at = NUL
     max_attempts = greatest(max_attempts, attempt + 1)";
 
 /// No other job with the same unique key is waiting (`j` is the job).
-const NO_WAITING_TWIN: &str = "NOT EXISTS (
+const NO_WAITING_TWIN: &str = concat!(
+    "NOT EXISTS (
     SELECT 1 FROM orgjobs.jobs w
     WHERE j.unique_key IS NOT NULL AND w.unique_key = j.unique_key
       AND w.organization_id IS NOT DISTINCT FROM j.organization_id
-      AND w.state IN ('available', 'scheduled', 'retryable') AND w.id <> j.id)";
+      AND w.state IN ",
+    waiting_states_sql!(),
+    " AND w.id <> j.id)"
+);
 
 /// Makes a discarded, cancelled or retryable job runnable at once.
 pub async fn retry_job(client: &Client, id: i64) -> Result<(), AdminError> {
@@ -247,10 +243,14 @@ pub async fn retry_job(client: &Client, id: i64) -> Result<(), AdminError> {
     ) {
         let rows = client
             .query_typed(
-                "SELECT w.id FROM orgjobs.jobs w, orgjobs.jobs j
+                concat!(
+                    "SELECT w.id FROM orgjobs.jobs w, orgjobs.jobs j
                  WHERE j.id = $1 AND w.unique_key = j.unique_key
                    AND w.organization_id IS NOT DISTINCT FROM j.organization_id
-                   AND w.state IN ('available', 'scheduled', 'retryable') AND w.id <> j.id",
+                   AND w.state IN ",
+                    waiting_states_sql!(),
+                    " AND w.id <> j.id"
+                ),
                 &[(&id, Type::INT8)],
             )
             .await
@@ -320,9 +320,12 @@ pub enum CancelOutcome {
 pub async fn cancel_job(client: &Client, id: i64) -> Result<CancelOutcome, AdminError> {
     let rows = client
         .query_typed(
-            "UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
-             WHERE id = $1 AND state IN ('available', 'scheduled', 'retryable')
-             RETURNING id",
+            concat!(
+                "UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
+             WHERE id = $1 AND state IN ",
+                waiting_states_sql!(),
+                " RETURNING id"
+            ),
             &[(&id, Type::INT8)],
         )
         .await
@@ -374,8 +377,12 @@ pub async fn queue_stats(client: &Client) -> Result<QueueStats, AdminError> {
         .collect();
     let rows = client
         .query_typed(
-            "SELECT extract(epoch FROM now() - min(run_at))::float8 FROM orgjobs.jobs
-             WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= now()",
+            concat!(
+                "SELECT extract(epoch FROM now() - min(run_at))::float8 FROM orgjobs.jobs
+             WHERE state IN ",
+                waiting_states_sql!(),
+                " AND run_at <= now()"
+            ),
             &[],
         )
         .await

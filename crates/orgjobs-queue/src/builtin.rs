@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::handler::{GlobalHandler, JobError, Registry};
 use crate::metrics::Metrics;
 use crate::migrate::{Migration, apply_pending};
-use crate::session::{GlobalRole, GlobalSession};
+use crate::session::{GlobalRole, GlobalTx};
 
 /// `CLEANUP`: deletes finished jobs older than their retention. Completed and
 /// cancelled jobs go after `completed_retention`; discarded jobs (the dead
@@ -46,7 +46,7 @@ impl GlobalHandler for Cleanup {
     const KIND: &'static str = "CLEANUP";
     type Payload = CleanupPayload;
 
-    async fn run(&self, s: &mut GlobalSession, p: CleanupPayload) -> Result<(), JobError> {
+    async fn run(&self, s: &mut GlobalTx, p: CleanupPayload) -> Result<(), JobError> {
         let done = p
             .completed_retention_secs
             .map_or(self.completed_retention, Duration::from_secs)
@@ -96,7 +96,7 @@ impl GlobalHandler for SystemMetrics {
     const KIND: &'static str = "SYSTEM_METRICS";
     type Payload = NoPayload;
 
-    async fn run(&self, s: &mut GlobalSession, _: NoPayload) -> Result<(), JobError> {
+    async fn run(&self, s: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
         let rows = s
             .query(
                 "SELECT kind, state, count(*) FROM orgjobs.jobs GROUP BY kind, state",
@@ -144,7 +144,7 @@ impl GlobalHandler for MigrationJob {
     const ROLE: GlobalRole = GlobalRole::Login;
     type Payload = NoPayload;
 
-    async fn run(&self, s: &mut GlobalSession, _: NoPayload) -> Result<(), JobError> {
+    async fn run(&self, s: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
         let client = s.raw_client().await?;
         let applied = apply_pending(client, &self.migrations)
             .await

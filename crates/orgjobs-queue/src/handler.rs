@@ -1,7 +1,7 @@
 //! Job kinds and their handlers, and the registry the worker dispatches by.
 //!
 //! A tenant handler declares its kind and payload type and receives
-//! `&mut TenantTx`; a global handler receives `&mut GlobalSession`. The
+//! `&mut TenantTx`; a global handler receives `&mut GlobalTx`. The
 //! registry erases the types so that the worker can parse a payload before it
 //! opens any transaction.
 
@@ -18,7 +18,7 @@ use serde_json::Value;
 use tokio_postgres::types::Type;
 
 use crate::error::{DbError, PgErr};
-use crate::session::{GlobalRole, GlobalSession, TenantTx, TxError};
+use crate::session::{GlobalRole, GlobalTx, TenantTx, TxError};
 
 /// What went wrong in a handler, and what the worker should do about it.
 #[derive(Debug, thiserror::Error)]
@@ -126,7 +126,7 @@ pub trait TenantHandler: Send + Sync + 'static {
     ) -> impl Future<Output = Result<(), JobError>> + Send;
 }
 
-/// A job kind that runs without an organization, in a [`GlobalSession`].
+/// A job kind that runs without an organization, in a [`GlobalTx`].
 pub trait GlobalHandler: Send + Sync + 'static {
     /// The job kind, e.g. `CLEANUP`.
     const KIND: &'static str;
@@ -137,7 +137,7 @@ pub trait GlobalHandler: Send + Sync + 'static {
     /// Does the work.
     fn run(
         &self,
-        session: &mut GlobalSession,
+        session: &mut GlobalTx,
         payload: Self::Payload,
     ) -> impl Future<Output = Result<(), JobError>> + Send;
 }
@@ -147,7 +147,7 @@ pub trait GlobalHandler: Send + Sync + 'static {
 pub enum Scope {
     /// Needs `organization_id`; runs in a [`TenantTx`].
     Tenant,
-    /// Takes no organization; runs in a [`GlobalSession`].
+    /// Takes no organization; runs in a [`GlobalTx`].
     Global,
 }
 
@@ -208,7 +208,7 @@ pub(crate) trait PreparedTenant: Send {
 
 /// A global job with its payload parsed, ready to run.
 pub(crate) trait PreparedGlobal: Send {
-    fn run<'a>(self: Box<Self>, s: &'a mut GlobalSession) -> BoxFuture<'a, Result<(), JobError>>;
+    fn run<'a>(self: Box<Self>, s: &'a mut GlobalTx) -> BoxFuture<'a, Result<(), JobError>>;
 }
 
 struct Tenant<H: TenantHandler> {
@@ -228,7 +228,7 @@ struct Global<H: GlobalHandler> {
 }
 
 impl<H: GlobalHandler> PreparedGlobal for Global<H> {
-    fn run<'a>(self: Box<Self>, s: &'a mut GlobalSession) -> BoxFuture<'a, Result<(), JobError>> {
+    fn run<'a>(self: Box<Self>, s: &'a mut GlobalTx) -> BoxFuture<'a, Result<(), JobError>> {
         Box::pin(async move { self.handler.run(s, self.payload).await })
     }
 }

@@ -14,6 +14,7 @@ mod audit;
 mod builtin;
 mod catalog;
 mod clock;
+mod databases;
 mod db;
 mod enqueue;
 mod error;
@@ -26,6 +27,7 @@ mod periodic;
 mod proof;
 mod session;
 mod statements;
+mod states;
 mod strict;
 pub mod tls;
 mod worker;
@@ -41,6 +43,7 @@ pub use catalog::{
     tenant_tables,
 };
 pub use clock::Clock;
+pub use databases::{create_database, drop_database};
 pub use db::{DbUrl, PoolOptions, ServiceDb, redact_url};
 pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
@@ -55,8 +58,11 @@ pub use migrate::{
 };
 pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
-pub use session::{GlobalRole, GlobalSession, ScopedTx, SessionConfig, TenantTx, TxError};
+pub use session::{
+    GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx, TxError,
+};
 pub use statements::StatementMode;
+pub use states::{FINISHED_STATES, WAITING_STATES};
 pub use strict::{PathTried, StrictStatus, rescoping_paths, set_strict, strict_status};
 pub use worker::{
     CLAIM_FAIR_SQL, CLAIM_LOCK_CLASS, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker,

@@ -346,7 +346,7 @@ async fn global_session_sees_no_tenant_rows_beyond_its_explicit_policy() {
     let pool = support::pool(&db, 2).await;
     support::seed_org(&pool, "A", 3).await;
     support::seed_org(&pool, "B", 2).await;
-    let s = orgjobs_queue::GlobalSession::begin(
+    let s = orgjobs_queue::GlobalTx::begin(
         pool.get().await.expect("conn"),
         orgjobs_queue::GlobalRole::Global,
         &orgjobs_queue::SessionConfig::default(),

@@ -236,44 +236,11 @@ async fn ensure_template(client: &Client, admin: &DbUrl, migrations: &[Migration
 }
 
 async fn create_database(client: &Client, name: &str, template: Option<&str>) {
-    // Identifiers are quoted by the server's format('%I').
-    let sql: String = match template {
-        Some(t) => {
-            client
-                .query_one(
-                    "SELECT format('CREATE DATABASE %I TEMPLATE %I', $1::text, $2::text)",
-                    &[&name, &t],
-                )
-                .await
-        }
-        None => {
-            client
-                .query_one("SELECT format('CREATE DATABASE %I', $1::text)", &[&name])
-                .await
-        }
-    }
-    .unwrap_or_else(|e| panic!("{e}"))
-    .get(0);
-    // Cloning fails while another session is still connected to the
-    // template (SQLSTATE 55006); that only lasts a moment.
-    for attempt in 0.. {
-        match client.batch_execute(&sql).await {
-            Ok(()) => return,
-            Err(e) if attempt < 100 && e.code().map(|c| c.code()) == Some("55006") => {
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("{sql}: {e}"),
-        }
-    }
+    orgjobs_queue::create_database(client, name, template)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
 }
 
-async fn drop_database(client: &Client, name: &str) -> Result<(), tokio_postgres::Error> {
-    let sql: String = client
-        .query_one(
-            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-            &[&name],
-        )
-        .await?
-        .get(0);
-    client.batch_execute(&sql).await
+async fn drop_database(client: &Client, name: &str) -> Result<(), orgjobs_queue::DbError> {
+    orgjobs_queue::drop_database(client, name).await
 }

@@ -75,7 +75,9 @@ impl DemoOrg {
 pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
     let db = DbUrl::parse(url)?;
-    create_database_if_missing(&db).await?;
+    if db.create_database_if_missing().await? {
+        println!("created database {}", db.dbname().unwrap_or_default());
+    }
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
     let metrics = Metrics::new();
@@ -520,43 +522,4 @@ fn fmt_secs(s: Option<f64>) -> String {
         Some(s) if s < 3.0 * 86400.0 => format!("{:.1}h", s / 3600.0),
         Some(s) => format!("{:.1}d", s / 86400.0),
     }
-}
-
-async fn create_database_if_missing(db: &DbUrl) -> anyhow::Result<()> {
-    let Some(name) = db.dbname().map(str::to_owned) else {
-        return Ok(());
-    };
-    // Connecting to the database itself is the cheapest check.
-    if db.connect().await.is_ok() {
-        return Ok(());
-    }
-    let admin = db.with_dbname("postgres");
-    let client = admin.connect().await?;
-    let exists: bool = client
-        .query_one(
-            "SELECT EXISTS (SELECT FROM pg_database WHERE datname = $1)",
-            &[&name],
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("checking for database {name}: {}", PgErr(&e)))?
-        .get(0);
-    if exists {
-        // It exists, so the first connection failed for another reason:
-        // report that one.
-        db.connect().await?;
-        return Ok(());
-    }
-    // The name is quoted by the server (format %I), never spliced by hand.
-    let sql: String = client
-        .query_one("SELECT format('CREATE DATABASE %I', $1::text)", &[&name])
-        .await
-        .map_err(|e| anyhow::anyhow!("{}", PgErr(&e)))?
-        .get(0);
-    match client.batch_execute(&sql).await {
-        Ok(()) => println!("created database {name}"),
-        // 42P04: created by someone else meanwhile.
-        Err(e) if e.code().map(|c| c.code()) == Some("42P04") => {}
-        Err(e) => anyhow::bail!("cannot create database {name}: {}", PgErr(&e)),
-    }
-    Ok(())
 }

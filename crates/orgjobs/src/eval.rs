@@ -361,12 +361,12 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
 pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let base = DbUrl::parse(url)?;
     let db = base.with_dbname(&format!("orgjobs_eval_{}", std::process::id()));
-    crate::scratch::recreate_database(&db).await?;
+    db.recreate_database().await?;
     let result = run_in(&db).await;
     if args.keep_db {
         eprintln!("kept the scratch database {}", db.redacted());
     } else {
-        crate::scratch::drop_database(&db).await?;
+        db.drop_database().await?;
     }
     let results = result?;
     if args.json {

@@ -10,7 +10,6 @@ mod eval;
 pub mod http;
 mod ops;
 pub mod probe;
-pub mod scratch;
 mod telemetry;
 mod tenants;
 

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use orgjobs_helpdesk::import::{ImportReport, import, parse};
 use orgjobs_helpdesk::{create_organization, default_sla_policies, set_sla_policies};
-use orgjobs_queue::{DbUrl, GlobalRole, GlobalSession, SessionConfig, TenantTx};
+use orgjobs_queue::{DbUrl, GlobalRole, GlobalTx, SessionConfig, TenantTx};
 use uuid::Uuid;
 
 /// Creates an organization with the default SLA policies; returns its id.
@@ -49,7 +49,7 @@ pub async fn cmd_org_create(url: &str, name: &str) -> anyhow::Result<ExitCode> {
 pub async fn cmd_org_list(url: &str) -> anyhow::Result<ExitCode> {
     let pool = DbUrl::parse(url)?.pool(1).await?;
     let conn = pool.get().await.context("connecting to the database")?;
-    let s = GlobalSession::begin(conn, GlobalRole::Global, &SessionConfig::default()).await?;
+    let s = GlobalTx::begin(conn, GlobalRole::Global, &SessionConfig::default()).await?;
     let rows = s
         .query(
             "SELECT id, active, name FROM public.organizations ORDER BY name, id",

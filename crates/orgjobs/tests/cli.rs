@@ -377,19 +377,9 @@ fn unreachable_database_is_reported_plainly_without_the_password() {
 
 #[tokio::test]
 async fn migrate_is_idempotent_and_safe_from_several_processes_at_once() {
-    let admin = orgjobs_testdb::admin_url();
-    let c = admin.connect().await.expect("admin");
     let name = format!("orgjobs_mig_{}", std::process::id());
-    let q = |sql: &'static str| {
-        let name = name.clone();
-        let c = &c;
-        async move {
-            let stmt: String = c.query_one(sql, &[&name]).await.expect("format").get(0);
-            c.batch_execute(&stmt).await.expect(sql);
-        }
-    };
-    q("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)").await;
-    q("SELECT format('CREATE DATABASE %I', $1::text)").await;
+    let db = orgjobs_testdb::admin_url().with_dbname(&name);
+    db.recreate_database().await.expect("recreate");
     let url = format!("postgres://postgres@127.0.0.1:5432/{name}");
     let children: Vec<Child> = (0..4)
         .map(|_| {
@@ -415,7 +405,7 @@ async fn migrate_is_idempotent_and_safe_from_several_processes_at_once() {
                 .count()
         })
         .sum();
-    q("SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)").await;
+    db.drop_database().await.expect("drop");
     for o in &outputs {
         assert!(o.status.success(), "{}", text(o));
     }
@@ -433,23 +423,14 @@ async fn migrate_is_idempotent_and_safe_from_several_processes_at_once() {
 
 #[tokio::test]
 async fn demo_runs_end_to_end_on_a_fresh_database() {
-    let admin = orgjobs_testdb::admin_url();
-    let c = admin.connect().await.expect("admin");
     let name = format!("orgjobs_demo_test_{}", std::process::id());
-    let drop: String = c
-        .query_one(
-            "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', $1::text)",
-            &[&name],
-        )
-        .await
-        .expect("format")
-        .get(0);
-    c.batch_execute(&drop).await.expect("drop");
+    let db = orgjobs_testdb::admin_url().with_dbname(&name);
+    db.drop_database().await.expect("drop");
     let out = orgjobs(
         &format!("postgres://postgres@127.0.0.1:5432/{name}"),
         &["demo"],
     );
-    c.batch_execute(&drop).await.expect("drop");
+    db.drop_database().await.expect("drop");
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

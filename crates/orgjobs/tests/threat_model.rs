@@ -8,7 +8,7 @@ mod common;
 
 use common::{orgjobs, text};
 use orgjobs_queue::tokio_postgres::Client;
-use orgjobs_queue::{SessionConfig, TenantTx, TxError, set_strict};
+use orgjobs_queue::{SET_TENANT_CONTEXT, SessionConfig, TenantTx, TxError, set_strict};
 use uuid::Uuid;
 
 /// Runs `sql` as the tenant role with `org`'s context, as a statement that
@@ -17,14 +17,13 @@ use uuid::Uuid;
 async fn as_tenant_then_count(c: &Client, org: Uuid, sql: &str) -> Result<i64, String> {
     c.batch_execute("BEGIN").await.map_err(|e| e.to_string())?;
     let res = async {
-        c.query(
-            "SELECT pg_catalog.set_config('role', 'orgjobs_tenant', true), pg_catalog.set_config('app.current_org', $1, true)",
-            &[&org.to_string()],
-        )
-        .await?;
+        c.query(SET_TENANT_CONTEXT, &[&"orgjobs_tenant", &org.to_string()])
+            .await?;
         c.batch_execute(sql).await?;
         Ok::<i64, orgjobs_queue::tokio_postgres::Error>(
-            c.query_one("SELECT count(*) FROM tickets", &[]).await?.get(0),
+            c.query_one("SELECT count(*) FROM tickets", &[])
+                .await?
+                .get(0),
         )
     }
     .await;
@@ -186,12 +185,9 @@ async fn proof_and_startup_find_every_way_around_the_policies() {
     let through_view = as_tenant_then_count(&c, a, "SELECT 1").await;
     assert_eq!(through_view, Ok(3), "the table itself shows A's rows");
     c.batch_execute("BEGIN").await.expect("begin");
-    c.query(
-        "SELECT set_config('role', 'orgjobs_tenant', true), set_config('app.current_org', $1, true)",
-        &[&a.to_string()],
-    )
-    .await
-    .expect("context");
+    c.query(SET_TENANT_CONTEXT, &[&"orgjobs_tenant", &a.to_string()])
+        .await
+        .expect("context");
     let leaked: i64 = c
         .query_one("SELECT count(*) FROM public.all_tickets", &[])
         .await

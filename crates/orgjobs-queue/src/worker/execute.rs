@@ -19,7 +19,7 @@ use super::config::Outcome;
 use crate::db::checkout;
 use crate::error::{DbError, PgErr};
 use crate::handler::{Entry, JobError, RetryPolicy};
-use crate::session::{GlobalSession, ScopedTx, TenantTx};
+use crate::session::{GlobalTx, ScopedTx, TenantTx};
 use crate::statements;
 
 const FAIL_SQL: &str = include_str!("../../sql/worker/fail.sql");
@@ -151,7 +151,7 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
                 .into());
             }
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
-            let mut session = GlobalSession::lazy(ctx.pool.clone(), *role, &ctx.config.session);
+            let mut session = GlobalTx::lazy(ctx.pool.clone(), *role, &ctx.config.session);
             session.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
             let outcome = tokio::time::timeout(timeout, run).await;

@@ -12,7 +12,7 @@
 //! - a tenant kind runs only in a [`TenantTx`](crate::TenantTx) for the
 //!   job's organization; a tenant job without one is discarded without
 //!   running;
-//! - a global kind runs only in a [`GlobalSession`](crate::GlobalSession) and
+//! - a global kind runs only in a [`GlobalTx`](crate::GlobalTx) and
 //!   never for a job that names an organization;
 //! - completion is written in the handler's transaction; a failure is
 //!   recorded after that transaction rolled back, fenced by attempt and

@@ -1,5 +1,5 @@
-// A tenant transaction offers no way to a global session.
-fn escape(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::GlobalSession {
+// A tenant transaction offers no way to a global transaction.
+fn escape(tx: &mut orgjobs_queue::TenantTx) -> orgjobs_queue::GlobalTx {
     tx.into_global()
 }
 

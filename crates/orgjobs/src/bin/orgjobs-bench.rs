@@ -20,7 +20,7 @@ use anyhow::Context;
 use clap::Parser;
 use orgjobs_queue::tokio_postgres::types::Type;
 use orgjobs_queue::{
-    DbUrl, GlobalHandler, GlobalRole, GlobalSession, JobError, Metrics, NoPayload, PgErr,
+    DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, PgErr,
     QUEUE_MIGRATIONS, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, migrate,
 };
 use serde::Deserialize;
@@ -60,12 +60,12 @@ struct Args {
 
 // ---------------------------------------------------------------- handlers
 
-/// W1: does nothing; global, so it runs in a global session.
+/// W1: does nothing; global, so it runs in a global transaction.
 struct Noop;
 impl GlobalHandler for Noop {
     const KIND: &'static str = "BENCH_NOOP";
     type Payload = NoPayload;
-    async fn run(&self, _: &mut GlobalSession, _: NoPayload) -> Result<(), JobError> {
+    async fn run(&self, _: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
         Ok(())
     }
 }
@@ -125,7 +125,7 @@ impl GlobalHandler for CountNoRls {
     const KIND: &'static str = "BENCH_COUNT_NORLS";
     const ROLE: GlobalRole = GlobalRole::Login;
     type Payload = OrgPayload;
-    async fn run(&self, s: &mut GlobalSession, p: OrgPayload) -> Result<(), JobError> {
+    async fn run(&self, s: &mut GlobalTx, p: OrgPayload) -> Result<(), JobError> {
         let n: i64 = s
             .query_one(
                 "SELECT count(*) FROM tickets WHERE organization_id = $1",
@@ -191,14 +191,14 @@ impl Bench {
     ) -> anyhow::Result<(DbUrl, orgjobs_queue::tokio_postgres::Client)> {
         let name = format!("{}_{suffix}", self.base.dbname().unwrap_or("orgjobs_bench"));
         let url = self.base.with_dbname(&name);
-        orgjobs::scratch::recreate_database(&url).await?;
+        url.recreate_database().await?;
         let mut client = url.connect().await?;
         migrate(&mut client, QUEUE_MIGRATIONS).await?;
         Ok((url, client))
     }
 
     async fn drop_db(&self, url: &DbUrl) {
-        if let Err(e) = orgjobs::scratch::drop_database(url).await {
+        if let Err(e) = url.drop_database().await {
             eprintln!("warning: {e:#}");
         }
     }

@@ -108,7 +108,7 @@ async fn count(client: &tokio_postgres::Client, sql: &str) -> anyhow::Result<i64
 
 async fn run(args: Args) -> anyhow::Result<bool> {
     let db = DbUrl::parse(&args.database_url)?;
-    orgjobs::scratch::recreate_database(&db).await?;
+    db.recreate_database().await?;
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
     orgjobs_helpdesk::registry(&Metrics::new())
@@ -297,7 +297,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let ok = lost == 0 && duplicated == 0 && missing == 0 && kills_done == args.kills;
     println!("result               {}", if ok { "PASS" } else { "FAIL" });
     drop(client);
-    if let Err(e) = orgjobs::scratch::drop_database(&db).await {
+    if let Err(e) = db.drop_database().await {
         eprintln!("warning: {e:#}");
     }
     Ok(ok)

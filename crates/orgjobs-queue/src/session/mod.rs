@@ -1,0 +1,259 @@
+//! The two ways a job reaches the database: [`TenantTx`] for one
+//! organization's work and [`GlobalTx`] for system work.
+//!
+//! Both own a pooled connection with an open transaction whose first
+//! statement switches the role and sets (or clears) `app.current_org`, bound as
+//! parameters and sent in the same network flight as `BEGIN`. Both settings
+//! are transaction-local, so they end with the transaction, whatever ends it.
+//!
+//! Invariants:
+//! - a tenant handler gets `&mut TenantTx` and nothing else that reaches the
+//!   database; it cannot commit, roll back, or take the connection out;
+//! - statements that would end the transaction or change the session's role
+//!   or settings (`COMMIT`, `ROLLBACK`, `SET`, `RESET`, ...) are refused, so a
+//!   handler cannot fall out of its context by accident (hostile SQL with a
+//!   superuser login can still `RESET ROLE`: production logs in as
+//!   `orgjobs_worker`, see the README);
+//! - a transaction that is dropped unfinished takes its connection with it
+//!   (the server rolls back when the connection closes), so an unfinished
+//!   context can never be handed to the next job.
+
+mod guard;
+mod scoped;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use deadpool_postgres::{Object, Pool};
+use tokio_postgres::Client;
+use uuid::Uuid;
+
+pub use scoped::ScopedTx;
+
+use crate::error::{DbError, PgErr};
+use crate::statements::StatementMode;
+
+/// How job transactions are opened: the role names (the defaults are the
+/// contract, `orgjobs_tenant` and `orgjobs_global`; the migrations grant to
+/// these names) and how statements are sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Role every tenant transaction switches to.
+    pub tenant_role: String,
+    /// Role every global transaction switches to.
+    pub global_role: String,
+    /// Statement caching; [`StatementMode::Unnamed`] behind a
+    /// transaction-pooling PgBouncer.
+    pub statements: StatementMode,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            tenant_role: "orgjobs_tenant".to_owned(),
+            global_role: "orgjobs_global".to_owned(),
+            statements: StatementMode::Cached,
+        }
+    }
+}
+
+/// Errors from statements run through a tenant transaction or global transaction.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TxError {
+    /// The server rejected the statement.
+    #[error("{}", PgErr(.0))]
+    Db(#[from] tokio_postgres::Error),
+    /// The transaction could not begin (no connection, or the context
+    /// statement failed).
+    #[error("cannot begin the job transaction: {0}")]
+    Begin(String),
+    /// The statement would leave or alter the transaction's context.
+    #[error(
+        "statement refused: {0} is not allowed inside a job transaction (the runtime owns the transaction and its context)"
+    )]
+    Refused(String),
+}
+
+impl TxError {
+    /// The SQLSTATE, when the server rejected the statement.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            TxError::Db(e) => e.code().map(|c| c.code()),
+            TxError::Refused(_) | TxError::Begin(_) => None,
+        }
+    }
+}
+
+/// SQL run first in every tenant transaction. $1: the tenant role's name,
+/// $2: the organization id as text. Both settings are transaction-local.
+/// The proof and the strict-mode probes run this same statement.
+pub const SET_TENANT_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)";
+
+/// SQL run first in every global transaction. $1: the role ('none' for the
+/// login role). The organization context is explicitly empty.
+const SET_GLOBAL_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', '', true)";
+
+/// What a tenant and a global transaction share: the query surface (by
+/// `Deref` to [`ScopedTx`]), commit and rollback for code outside the worker
+/// that opens its own, and the runtime's hooks.
+macro_rules! job_transaction {
+    ($t:ident) => {
+        impl $t {
+            /// Commits, returning the connection (for code outside the
+            /// worker that opens its own transactions).
+            pub async fn commit(self) -> Result<Object, DbError> {
+                self.inner.commit().await
+            }
+
+            /// Rolls back, returning the connection.
+            pub async fn rollback(self) -> Result<Object, DbError> {
+                self.inner.rollback().await?.ok_or_else(|| DbError::State {
+                    what: "rolling back the transaction",
+                    reason: "it never began".to_owned(),
+                })
+            }
+
+            pub(crate) fn into_scoped(self) -> ScopedTx {
+                self.inner
+            }
+
+            pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+                self.inner.set_cancel_flag(flag);
+            }
+        }
+
+        impl Deref for $t {
+            type Target = ScopedTx;
+            fn deref(&self) -> &ScopedTx {
+                &self.inner
+            }
+        }
+    };
+}
+
+/// A transaction that runs as the tenant role with one organization's
+/// context. Row-level security limits every statement to that organization.
+///
+/// Handlers receive `&mut TenantTx`; the runtime begins it, completes the job
+/// inside it and commits, so a handler's writes and its job's completion
+/// commit or roll back together.
+///
+/// A tenant handler cannot reach a pool, its connection or a global
+/// transaction through it, nor commit it: `tests/compile_fail/` holds each
+/// attempt, and `tests/isolation_types.rs` checks that each fails to compile
+/// with exactly the expected error (no method `into_global`, private field
+/// `inner`, `commit` needs the transaction by value).
+pub struct TenantTx {
+    inner: ScopedTx,
+    org: Uuid,
+}
+
+job_transaction!(TenantTx);
+
+impl TenantTx {
+    /// Begins a tenant transaction for `org` on `conn`, as `roles.tenant_role`.
+    /// The organization is a typed [`Uuid`]: a string that is not one cannot
+    /// reach the database.
+    pub async fn begin(conn: Object, org: Uuid, roles: &SessionConfig) -> Result<Self, DbError> {
+        let inner = ScopedTx::begin(
+            conn,
+            roles.statements,
+            SET_TENANT_CONTEXT,
+            tenant_params(org, roles),
+        )
+        .await?;
+        Ok(TenantTx { inner, org })
+    }
+
+    /// A tenant transaction that begins on its first statement, with a
+    /// connection from `pool`.
+    pub(crate) fn lazy(pool: Pool, org: Uuid, roles: &SessionConfig) -> Self {
+        let inner = ScopedTx::lazy(
+            pool,
+            roles.statements,
+            SET_TENANT_CONTEXT,
+            tenant_params(org, roles),
+        );
+        TenantTx { inner, org }
+    }
+
+    /// The organization whose context this transaction has.
+    pub fn org_id(&self) -> Uuid {
+        self.org
+    }
+
+    /// Enqueues a job for this same organization, inside this transaction:
+    /// it exists only if the transaction commits. Returns the job id.
+    pub async fn enqueue(&self, kind: &str, payload: &serde_json::Value) -> Result<i64, TxError> {
+        // $1 kind, $2 this organization, $3 payload; add_job refuses any
+        // other organization while a context is set.
+        let row = self
+            .inner
+            .query_one(
+                "SELECT orgjobs.add_job($1, $2, $3)",
+                &[&kind, &self.org, payload],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+}
+
+/// `SET_TENANT_CONTEXT`'s parameters: the role, the organization as text.
+fn tenant_params(org: Uuid, roles: &SessionConfig) -> Vec<String> {
+    vec![roles.tenant_role.clone(), org.to_string()]
+}
+
+/// Which role a global transaction runs as.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GlobalRole {
+    /// `orgjobs_global`: the queue's tables, plus tenant rows only where a
+    /// policy names this role explicitly.
+    Global,
+    /// The worker's own login role, for work that needs its privileges
+    /// (migrations need a login that owns the schema).
+    Login,
+}
+
+/// A transaction for system work: no organization context, and the role of
+/// [`GlobalRole`]. Only global handlers receive one.
+pub struct GlobalTx {
+    inner: ScopedTx,
+}
+
+job_transaction!(GlobalTx);
+
+impl GlobalTx {
+    /// Begins a global transaction on `conn`.
+    pub async fn begin(
+        conn: Object,
+        role: GlobalRole,
+        roles: &SessionConfig,
+    ) -> Result<Self, DbError> {
+        let params = global_params(role, roles);
+        let inner = ScopedTx::begin(conn, roles.statements, SET_GLOBAL_CONTEXT, params).await?;
+        Ok(GlobalTx { inner })
+    }
+
+    /// A global transaction that begins on its first statement.
+    pub(crate) fn lazy(pool: Pool, role: GlobalRole, roles: &SessionConfig) -> Self {
+        let params = global_params(role, roles);
+        let inner = ScopedTx::lazy(pool, roles.statements, SET_GLOBAL_CONTEXT, params);
+        GlobalTx { inner }
+    }
+
+    /// Runs a multi-statement script (migrations), bypassing the statement
+    /// guard. Crate-internal: only the `MIGRATION` job uses it.
+    pub(crate) async fn raw_client(&self) -> Result<&Client, TxError> {
+        Ok(self.inner.obj().await?)
+    }
+}
+
+/// `SET_GLOBAL_CONTEXT`'s parameter: the role (`none`: the login's).
+fn global_params(role: GlobalRole, roles: &SessionConfig) -> Vec<String> {
+    match role {
+        GlobalRole::Global => vec![roles.global_role.clone()],
+        GlobalRole::Login => vec!["none".to_owned()],
+    }
+}

@@ -1,0 +1,357 @@
+//! [`ScopedTx`]: one job transaction's query surface and its ending
+//! (commit, rollback, abort, completion with commit), shared by the tenant
+//! and global transactions. Its connection never returns to the pool
+//! mid-transaction: an unfinished transaction closes it instead.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use deadpool_postgres::{Object, Pool};
+use tokio::sync::OnceCell;
+use tokio_postgres::types::{ToSql, Type};
+use tokio_postgres::{Row, Statement};
+
+use super::TxError;
+use super::guard::refused_keyword;
+use crate::db::Unfinished;
+use crate::error::DbError;
+use crate::statements::{self, StatementMode, Typed};
+use crate::tls::Tls;
+
+/// SQLSTATE of a privilege error (insufficient_privilege), which is what a
+/// row-level security WITH CHECK violation raises.
+const RLS_DENIED_SQLSTATE: &str = "42501";
+/// The server function that raises row-level security WITH CHECK
+/// violations (the error's `routine` field, the same in every language).
+const RLS_CHECK_ROUTINE: &str = "ExecWithCheckOptions";
+
+/// One job transaction: the query surface shared by [`TenantTx`] and
+/// [`GlobalTx`]. It can run statements; it cannot commit, roll back or
+/// give its connection away.
+///
+/// The worker opens job transactions lazily: the connection is taken from
+/// the pool and `BEGIN` plus the context statement sent only when the
+/// handler runs its first statement. A job that never touches the database
+/// holds no connection and is completed in a batch with others.
+pub struct ScopedTx {
+    conn: OnceCell<Object>,
+    lazy: Option<LazyBegin>,
+    mode: StatementMode,
+    cancel: Arc<AtomicBool>,
+    /// Messages of statements refused by a row-level security policy's
+    /// WITH CHECK, seen by the runtime whatever the handler then does.
+    rls_denials: std::sync::Mutex<Vec<String>>,
+}
+
+/// How to begin a transaction on first use: the pool, the context
+/// statement and its text parameters.
+struct LazyBegin {
+    pool: Pool,
+    first: &'static str,
+    params: Vec<String>,
+}
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// Sends `BEGIN` and `first` (the role and context statement, all of whose
+/// parameters are text) in one network flight on `conn`. On failure the
+/// connection is discarded, never returned to the pool mid-transaction.
+async fn open(
+    conn: Object,
+    mode: StatementMode,
+    first: &str,
+    params: &[String],
+) -> Result<Object, DbError> {
+    // Dropped before the end (an error, or this future dropped by a timeout
+    // or shutdown), the guard closes the connection instead of returning it
+    // to the pool mid-transaction.
+    let guard = Unfinished::new(conn);
+    let conn = guard.conn();
+    let typed: Vec<Typed<'_>> = params
+        .iter()
+        .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+        .collect();
+    // Polled together, BEGIN and the context statement share one flight;
+    // the driver sends them in this order.
+    let res = match mode {
+        StatementMode::Cached => match statements::prepare_typed(conn, first, &typed).await {
+            Ok(stmt) => {
+                let values = statements::values(&typed);
+                let (began, set) =
+                    tokio::join!(conn.batch_execute("BEGIN"), conn.query(&stmt, &values));
+                began.and(set.map(drop))
+            }
+            Err(e) => Err(e),
+        },
+        StatementMode::Unnamed => {
+            let (began, set) =
+                tokio::join!(conn.batch_execute("BEGIN"), conn.query_typed(first, &typed));
+            began.and(set.map(drop))
+        }
+    };
+    match res {
+        Ok(()) => guard.finish().ok_or_else(|| DbError::State {
+            what: "beginning the job transaction",
+            reason: "connection lost".to_owned(),
+        }),
+        Err(e) => Err(DbError::query("beginning the job transaction", e)),
+    }
+}
+
+impl ScopedTx {
+    /// Begins at once on `conn`.
+    pub(super) async fn begin(
+        conn: Object,
+        mode: StatementMode,
+        first: &'static str,
+        params: Vec<String>,
+    ) -> Result<Self, DbError> {
+        let conn = open(conn, mode, first, &params).await?;
+        Ok(ScopedTx {
+            conn: OnceCell::new_with(Some(conn)),
+            lazy: None,
+            mode,
+            cancel: Arc::new(AtomicBool::new(false)),
+            rls_denials: std::sync::Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Begins on first use, with a connection from `pool`.
+    pub(super) fn lazy(
+        pool: Pool,
+        mode: StatementMode,
+        first: &'static str,
+        params: Vec<String>,
+    ) -> Self {
+        ScopedTx {
+            conn: OnceCell::new(),
+            lazy: Some(LazyBegin {
+                pool,
+                first,
+                params,
+            }),
+            mode,
+            cancel: Arc::new(AtomicBool::new(false)),
+            rls_denials: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The connection, beginning the transaction if it has not begun.
+    pub(super) async fn obj(&self) -> Result<&Object, TxError> {
+        self.conn
+            .get_or_try_init(|| async {
+                let lazy = self.lazy.as_ref().ok_or_else(|| {
+                    TxError::Begin("the job transaction has already ended".to_owned())
+                })?;
+                let conn = lazy.pool.get().await.map_err(|e| {
+                    TxError::Begin(format!(
+                        "no database connection: {}",
+                        crate::db::pool_reason(&e)
+                    ))
+                })?;
+                open(conn, self.mode, lazy.first, &lazy.params)
+                    .await
+                    .map_err(|e| TxError::Begin(e.to_string()))
+            })
+            .await
+    }
+
+    fn discard_connection(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(Object::take(conn));
+        }
+    }
+
+    async fn prepare(&self, sql: &str) -> Result<Statement, TxError> {
+        if let Some(word) = refused_keyword(sql) {
+            return Err(TxError::Refused(word));
+        }
+        let conn = self.obj().await?;
+        Ok(match self.mode {
+            StatementMode::Cached => conn.prepare_cached(sql).await?,
+            // Closed when the returned statement drops, inside this
+            // transaction, so nothing outlives it on a pooled server
+            // connection.
+            StatementMode::Unnamed => conn.prepare(sql).await?,
+        })
+    }
+
+    /// Whether someone asked to cancel this job while it runs (`orgjobs
+    /// jobs cancel`). Long handlers should check it between steps and return
+    /// early; the job then ends `cancelled`. Seen within a third of the lease.
+    pub fn cancel_requested(&self) -> bool {
+        self.cancel.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
+        self.cancel = flag;
+    }
+
+    /// Runs a statement and returns all rows. Statements are prepared once
+    /// per connection and cached (see [`StatementMode`]).
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, TxError> {
+        let stmt = self.prepare(sql).await?;
+        let res = self.obj().await?.query(&stmt, params).await;
+        self.observe(res)
+    }
+
+    /// Runs a statement that returns exactly one row.
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, TxError> {
+        let stmt = self.prepare(sql).await?;
+        let res = self.obj().await?.query_one(&stmt, params).await;
+        self.observe(res)
+    }
+
+    /// Runs a statement that returns at most one row.
+    pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, TxError> {
+        let stmt = self.prepare(sql).await?;
+        let res = self.obj().await?.query_opt(&stmt, params).await;
+        self.observe(res)
+    }
+
+    /// Runs a statement and returns the number of rows it affected.
+    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, TxError> {
+        let stmt = self.prepare(sql).await?;
+        let res = self.obj().await?.execute(&stmt, params).await;
+        self.observe(res)
+    }
+
+    /// Notes a row-level security refusal before handing the result on.
+    /// Recognised by SQLSTATE 42501 and the server routine that raises it
+    /// (`ExecWithCheckOptions`), never by the message, which is translated
+    /// under a non-English `lc_messages`.
+    fn observe<T>(&self, res: Result<T, tokio_postgres::Error>) -> Result<T, TxError> {
+        if let Err(e) = &res {
+            if let Some(db) = e.as_db_error() {
+                if db.code().code() == RLS_DENIED_SQLSTATE
+                    && db.routine() == Some(RLS_CHECK_ROUTINE)
+                {
+                    self.rls_denials
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .push(db.message().to_owned());
+                }
+            }
+        }
+        Ok(res?)
+    }
+
+    /// The messages of the statements that a row-level security policy
+    /// refused so far (the worker counts them by table).
+    pub(crate) fn take_rls_denials(&self) -> Vec<String> {
+        std::mem::take(&mut *self.rls_denials.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Commits, returning the connection.
+    pub(crate) async fn commit(mut self) -> Result<Object, DbError> {
+        let guard = Unfinished::new(self.take_conn()?);
+        match guard.conn().batch_execute("COMMIT").await {
+            Ok(()) => guard.finish().ok_or_else(|| DbError::State {
+                what: "committing the job transaction",
+                reason: "connection lost".to_owned(),
+            }),
+            Err(e) => Err(DbError::query("committing the job transaction", e)),
+        }
+    }
+
+    /// Rolls back, returning the connection (none if it never began).
+    pub(crate) async fn rollback(mut self) -> Result<Option<Object>, DbError> {
+        let Some(conn) = self.conn.take() else {
+            return Ok(None);
+        };
+        let guard = Unfinished::new(conn);
+        match guard.conn().batch_execute("ROLLBACK").await {
+            Ok(()) => Ok(guard.finish()),
+            Err(e) => Err(DbError::query("rolling back the job transaction", e)),
+        }
+    }
+
+    /// Ends a transaction whose handler was interrupted (timeout): cancels
+    /// whatever statement may still run, then closes the connection (the
+    /// server rolls back). A late cancel can thus never hit the next user
+    /// of a pooled connection.
+    pub(crate) async fn abort(mut self, tls: &Tls) {
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        let guard = Unfinished::new(conn);
+        let token = guard.conn().cancel_token();
+        // The cancel request opens a connection of its own, with the same
+        // TLS as the pool's (a server that requires TLS refuses it plain).
+        let _ = match tls.connector() {
+            Some(c) => token.cancel_query(c.clone()).await,
+            None => token.cancel_query(tokio_postgres::NoTls).await,
+        };
+        drop(guard);
+    }
+
+    /// Runs `SELECT orgjobs.complete_job(id, attempt, worker)` and `COMMIT`
+    /// in one flight. If the completion fails (the job is no longer this
+    /// attempt's, or no longer this worker's),
+    /// the transaction is aborted and the COMMIT rolls it back: the handler's
+    /// writes never outlive a lost job. Returns `Ok(None)` without doing
+    /// anything when the transaction never began: the caller completes such
+    /// jobs in batches.
+    pub(crate) async fn complete_and_commit(
+        mut self,
+        job_id: i64,
+        attempt: i32,
+        worker: &str,
+    ) -> Result<Option<Object>, DbError> {
+        // $1 job, $2 attempt, $3 the worker that claimed it.
+        const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3)";
+        let Some(conn) = self.conn.take() else {
+            return Ok(None);
+        };
+        let guard = Unfinished::new(conn);
+        let conn = guard.conn();
+        let params: [Typed<'_>; 3] = [
+            (&job_id, Type::INT8),
+            (&attempt, Type::INT4),
+            (&worker, Type::TEXT),
+        ];
+        let (done, committed) = match self.mode {
+            StatementMode::Cached => {
+                let stmt = statements::prepare_typed(conn, COMPLETE, &params)
+                    .await
+                    .map_err(|e| DbError::query("preparing job completion", e))?;
+                let values = statements::values(&params);
+                let (done, committed) =
+                    tokio::join!(conn.query(&stmt, &values), conn.batch_execute("COMMIT"));
+                (done.map(drop), committed)
+            }
+            StatementMode::Unnamed => {
+                let (done, committed) = tokio::join!(
+                    conn.query_typed(COMPLETE, &params),
+                    conn.batch_execute("COMMIT")
+                );
+                (done.map(drop), committed)
+            }
+        };
+        match (done, committed) {
+            (Ok(()), Ok(())) => Ok(guard.finish()),
+            (Err(e), Ok(())) => {
+                // COMMIT of an aborted transaction rolled back; the
+                // connection is clean and goes back to the pool.
+                drop(guard.finish());
+                Err(DbError::query("completing the job", e))
+            }
+            (_, Err(e)) => Err(DbError::query("committing the job transaction", e)),
+        }
+    }
+
+    fn take_conn(&mut self) -> Result<Object, DbError> {
+        self.conn.take().ok_or_else(|| DbError::State {
+            what: "finishing the job transaction",
+            reason: "it never began".to_owned(),
+        })
+    }
+}
+
+impl Drop for ScopedTx {
+    fn drop(&mut self) {
+        // Unfinished: never hand this connection (and its transaction) back to
+        // the pool. Closing it makes the server roll back.
+        self.discard_connection();
+    }
+}
