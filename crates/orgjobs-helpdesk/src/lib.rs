@@ -7,6 +7,7 @@
 
 pub mod classify;
 mod fanout;
+mod fields;
 pub mod import;
 pub mod kb;
 pub mod llm;
@@ -24,6 +25,7 @@ use orgjobs_queue::{
 };
 
 pub use fanout::MetricsSnapshotAll;
+pub use fields::{Priority, Status, UnknownValue};
 pub use kb::{KbSuggest, RagIndex};
 pub use organizations::{
     DEFAULT_SLA_TARGETS, NewTicket, SlaPolicy, create_organization, default_sla_policies,

@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use orgjobs_queue::{TenantTx, TxError};
 use uuid::Uuid;
 
+use crate::fields::{Priority, Status};
+
 /// Creates the organization row for `tx`'s organization (the transaction's
 /// context is the new organization's id, so the policy admits the row).
 pub async fn create_organization(tx: &TenantTx, name: &str) -> Result<(), TxError> {
@@ -36,10 +38,10 @@ pub struct NewTicket {
     pub subject: String,
     /// Body text.
     pub body: String,
-    /// `new|open|pending|resolved|closed`; default `new`.
-    pub status: Option<String>,
-    /// `low|normal|high|urgent`; default `normal`.
-    pub priority: Option<String>,
+    /// Where it stands; default `new`.
+    pub status: Option<Status>,
+    /// How urgent it is; default `normal`.
+    pub priority: Option<Priority>,
     /// Free-form category.
     pub category: Option<String>,
     /// Requester's address.
@@ -62,15 +64,14 @@ pub async fn insert_ticket(tx: &TenantTx, t: &NewTicket) -> Result<Uuid, TxError
             "INSERT INTO public.tickets (organization_id, subject, body, status, priority, category,
                                          requester_email, assigned_to, created_at,
                                          first_response_at, resolved_at)
-             VALUES ($1, $2, $3, coalesce($4, 'new'), coalesce($5, 'normal'), $6, $7, $8,
-                     coalesce($9, now()), $10, $11)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11)
              RETURNING id",
             &[
                 &tx.org_id(),
                 &t.subject,
                 &t.body,
-                &t.status,
-                &t.priority,
+                &t.status.unwrap_or_default(),
+                &t.priority.unwrap_or_default(),
                 &t.category,
                 &t.requester_email,
                 &t.assigned_to,
@@ -87,8 +88,8 @@ pub async fn insert_ticket(tx: &TenantTx, t: &NewTicket) -> Result<Uuid, TxError
 #[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct SlaPolicy {
-    /// `low|normal|high|urgent`.
-    pub priority: String,
+    /// The priority it is for.
+    pub priority: Priority,
     /// First-response target.
     pub first_response_minutes: i32,
     /// Resolution target.
@@ -99,11 +100,11 @@ pub struct SlaPolicy {
 /// The one source of the defaults: new organizations get them as policies,
 /// and `SLA_PREDICT` and `METRICS_SNAPSHOT` assume them for a priority
 /// without a policy.
-pub const DEFAULT_SLA_TARGETS: [(&str, i32, i32); 4] = [
-    ("urgent", 60, 480),
-    ("high", 240, 1440),
-    ("normal", 480, 4320),
-    ("low", 1440, 10080),
+pub const DEFAULT_SLA_TARGETS: [(Priority, i32, i32); 4] = [
+    (Priority::Urgent, 60, 480),
+    (Priority::High, 240, 1440),
+    (Priority::Normal, 480, 4320),
+    (Priority::Low, 1440, 10080),
 ];
 
 /// The policies a new organization starts with: [`DEFAULT_SLA_TARGETS`].
@@ -111,7 +112,7 @@ pub fn default_sla_policies() -> Vec<SlaPolicy> {
     DEFAULT_SLA_TARGETS
         .into_iter()
         .map(|(p, f, r)| SlaPolicy {
-            priority: p.to_owned(),
+            priority: p,
             first_response_minutes: f,
             resolution_minutes: r,
         })

@@ -19,6 +19,7 @@
 use chrono::{DateTime, Duration, Utc};
 use orgjobs_queue::{JobError, TenantHandler, TenantTx};
 
+use crate::fields::{Priority, Status};
 use crate::organizations::DEFAULT_SLA_TARGETS;
 use crate::sla_model::{Observation, SlaForecast, SlaInputs, forecast};
 use crate::tickets::{TicketPayload, load_ticket};
@@ -50,8 +51,8 @@ impl Policy {
     }
 
     /// The targets used for a priority the organization has no policy for:
-    /// [`DEFAULT_SLA_TARGETS`] (an unknown priority gets the last, `low`).
-    pub fn default_for(priority: &str) -> Self {
+    /// [`DEFAULT_SLA_TARGETS`].
+    pub fn default_for(priority: Priority) -> Self {
         let (_, first, resolution) = DEFAULT_SLA_TARGETS
             .into_iter()
             .find(|t| t.0 == priority)
@@ -206,18 +207,50 @@ pub fn forecast_as_of(
     f
 }
 
+/// The organization's backlog at `now`, computed in the database: tickets
+/// open now, the mean number open over the [`BACKLOG_WINDOW_DAYS`] before
+/// it, and the active agents. The same definitions as [`backlog_as_of`]
+/// (which the evaluation replays over history); a test proves they agree.
+pub async fn backlog_in_db(
+    tx: &TenantTx,
+    now: DateTime<Utc>,
+) -> Result<(f64, f64, f64), orgjobs_queue::TxError> {
+    let start = now - Duration::days(BACKLOG_WINDOW_DAYS);
+    // $1 window start, $2 now, $3 the open statuses: open tickets now, the
+    // summed seconds tickets were open within the window, the window's
+    // effective start, and the active agents.
+    let b = tx
+        .query_one(
+            "SELECT count(*) FILTER (WHERE resolved_at IS NULL AND status = ANY($3))::float8,
+                    coalesce(sum(extract(epoch FROM least(coalesce(resolved_at, $2), $2)
+                                              - greatest(created_at, $1)))
+                             FILTER (WHERE resolved_at IS NOT NULL OR status = ANY($3)), 0)::float8,
+                    extract(epoch FROM $2 - coalesce(min(greatest(created_at, $1))
+                                 FILTER (WHERE resolved_at IS NOT NULL OR status = ANY($3)), $2))::float8,
+                    (SELECT count(*) FROM public.agents WHERE active)::float8
+             FROM public.tickets
+             WHERE created_at <= $2 AND coalesce(resolved_at, $2) > $1",
+            &[&start, &now, &Status::open_names()],
+        )
+        .await?;
+    let (open_now, open_secs, span, agents): (f64, f64, f64, f64) =
+        (b.get(0), b.get(1), b.get(2), b.get(3));
+    let mean_open = if span > 0.0 { open_secs / span } else { 0.0 };
+    Ok((open_now, mean_open, agents))
+}
+
 /// The `SLA_PREDICT` handler.
 pub struct SlaPredict;
 
 fn hist_from_row(r: &orgjobs_queue::tokio_postgres::Row) -> HistTicket {
-    let status: String = r.get(4);
+    let status: Status = r.get(4);
     let resolved_at: Option<DateTime<Utc>> = r.get(3);
     HistTicket {
         category: r.get(0),
         created_at: r.get(1),
         first_response_at: r.get(2),
         resolved_at,
-        ended_unknown: resolved_at.is_none() && matches!(status.as_str(), "resolved" | "closed"),
+        ended_unknown: resolved_at.is_none() && !status.is_open(),
     }
 }
 
@@ -236,7 +269,7 @@ impl TenantHandler for SlaPredict {
             )
             .await?
             .map_or_else(
-                || Policy::default_for(&t.priority),
+                || Policy::default_for(t.priority),
                 |r| Policy::from_minutes(r.get(0), r.get(1)),
             );
         // $1 ticket: its category, or its triage's guess; and the clock.
@@ -268,27 +301,7 @@ impl TenantHandler for SlaPredict {
             .iter()
             .map(hist_from_row)
             .collect();
-        // $1 window start: open tickets now, the summed seconds tickets
-        // were open within the window, the window's effective start, and
-        // the active agents. Same definitions as `backlog_as_of`.
-        let start = now - Duration::days(BACKLOG_WINDOW_DAYS);
-        let b = tx
-            .query_one(
-                "SELECT count(*) FILTER (WHERE resolved_at IS NULL AND status IN ('new', 'open', 'pending'))::float8,
-                        coalesce(sum(extract(epoch FROM least(coalesce(resolved_at, now()), now())
-                                                  - greatest(created_at, $1)))
-                                 FILTER (WHERE resolved_at IS NOT NULL OR status IN ('new', 'open', 'pending'))
-                                 , 0)::float8,
-                        extract(epoch FROM now() - coalesce(min(greatest(created_at, $1)), now()))::float8,
-                        (SELECT count(*) FROM public.agents WHERE active)::float8
-                 FROM public.tickets
-                 WHERE created_at <= now() AND coalesce(resolved_at, now()) > $1",
-                &[&start],
-            )
-            .await?;
-        let (open_now, open_secs, span, agents): (f64, f64, f64, f64) =
-            (b.get(0), b.get(1), b.get(2), b.get(3));
-        let mean_open = if span > 0.0 { open_secs / span } else { 0.0 };
+        let (open_now, mean_open, agents) = backlog_in_db(tx, now).await?;
         let factor = load_factor(open_now, mean_open, agents);
         let f = forecast_as_of(&ticket, policy, &similar, factor, now);
         let at = |s: f64| t.created_at + Duration::milliseconds((s * 1000.0).round() as i64);

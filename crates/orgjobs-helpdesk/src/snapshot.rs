@@ -16,6 +16,7 @@ use orgjobs_queue::{JobError, TenantHandler, TenantTx, TxError};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::fields::{Priority, Status};
 use crate::organizations::DEFAULT_SLA_TARGETS;
 
 /// The kind name.
@@ -29,6 +30,9 @@ pub struct MetricsSnapshot;
 #[serde(deny_unknown_fields)]
 pub struct SnapshotPayload {}
 
+/// $1 the organization; $2..$4 the default targets (priority, minutes to
+/// first response, to resolution) for priorities without a policy; $5 every
+/// status, $6 every priority, $7 the open statuses (see [`Status`]).
 const SNAPSHOT_SQL: &str = "
 WITH t AS (
     SELECT tk.status, tk.priority, tk.assigned_to, tk.created_at,
@@ -47,7 +51,7 @@ WITH t AS (
            OR coalesce(ttr > ttr_target, age > ttr_target) AS breached
     FROM t
     -- Closed without a resolution time (imported so): outcome unknown.
-    WHERE ttr IS NOT NULL OR status NOT IN ('resolved', 'closed')
+    WHERE ttr IS NOT NULL OR status = ANY($7::text[])
 ), sla AS (
     SELECT count(*) FILTER (WHERE resolved AND NOT breached) AS met,
            count(*) FILTER (WHERE resolved OR breached) AS due
@@ -58,9 +62,9 @@ INSERT INTO public.metrics_snapshots
      mttr_p50, mttr_p95, sla_compliance_pct, agent_load)
 SELECT $1,
        (SELECT jsonb_object_agg(s.status, (SELECT count(*) FROM t WHERE t.status = s.status))
-        FROM unnest(ARRAY['new', 'open', 'pending', 'resolved', 'closed']) AS s(status)),
+        FROM unnest($5::text[]) AS s(status)),
        (SELECT jsonb_object_agg(p.priority, (SELECT count(*) FROM t WHERE t.priority = p.priority))
-        FROM unnest(ARRAY['low', 'normal', 'high', 'urgent']) AS p(priority)),
+        FROM unnest($6::text[]) AS p(priority)),
        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY frt) FROM t WHERE frt IS NOT NULL),
        (SELECT percentile_cont(0.95) WITHIN GROUP (ORDER BY frt) FROM t WHERE frt IS NOT NULL),
        (SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ttr) FROM t WHERE ttr IS NOT NULL),
@@ -68,7 +72,7 @@ SELECT $1,
        (SELECT CASE WHEN due > 0 THEN 100.0 * met / due END FROM sla),
        (SELECT coalesce(jsonb_object_agg(a.id::text,
                    (SELECT count(*) FROM t
-                    WHERE t.assigned_to = a.id AND t.status IN ('new', 'open', 'pending'))), '{}'::jsonb)
+                    WHERE t.assigned_to = a.id AND t.status = ANY($7::text[]))), '{}'::jsonb)
         FROM public.agents a WHERE a.active)
 ";
 
@@ -77,15 +81,24 @@ impl TenantHandler for MetricsSnapshot {
     type Payload = SnapshotPayload;
 
     async fn run(&self, tx: &mut TenantTx, _: SnapshotPayload) -> Result<(), JobError> {
-        // $1: the organization of this transaction (the policy's WITH CHECK
-        // refuses any other); $2..$4: the default targets, for priorities
-        // without a policy.
-        let priorities: Vec<&str> = DEFAULT_SLA_TARGETS.iter().map(|t| t.0).collect();
+        // The organization is this transaction's (the policy's WITH CHECK
+        // refuses any other).
+        let priorities: Vec<&str> = DEFAULT_SLA_TARGETS.iter().map(|t| t.0.as_str()).collect();
         let first: Vec<i32> = DEFAULT_SLA_TARGETS.iter().map(|t| t.1).collect();
         let resolution: Vec<i32> = DEFAULT_SLA_TARGETS.iter().map(|t| t.2).collect();
+        let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+        let all_priorities: Vec<&str> = Priority::ALL.iter().map(|p| p.as_str()).collect();
         tx.execute(
             SNAPSHOT_SQL,
-            &[&tx.org_id(), &priorities, &first, &resolution],
+            &[
+                &tx.org_id(),
+                &priorities,
+                &first,
+                &resolution,
+                &statuses,
+                &all_priorities,
+                &Status::open_names(),
+            ],
         )
         .await?;
         Ok(())

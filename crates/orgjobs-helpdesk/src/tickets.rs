@@ -7,6 +7,8 @@ use orgjobs_queue::{JobError, TenantTx};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::fields::{Priority, Status};
+
 /// The payload of `TRIAGE_TICKET`, `KB_SUGGEST`, `SMART_REPLY` and
 /// `SLA_PREDICT`.
 #[derive(Clone, Copy, Debug, Deserialize)]
@@ -25,10 +27,10 @@ pub struct Ticket {
     pub subject: String,
     /// Body text.
     pub body: String,
-    /// `new|open|pending|resolved|closed`.
-    pub status: String,
-    /// `low|normal|high|urgent`.
-    pub priority: String,
+    /// Where it stands.
+    pub status: Status,
+    /// How urgent it is.
+    pub priority: Priority,
     /// Category, when labelled.
     pub category: Option<String>,
     /// Requester's address.
@@ -63,7 +65,7 @@ impl Ticket {
 
     /// Whether the ticket still waits for the support team.
     pub fn is_open(&self) -> bool {
-        matches!(self.status.as_str(), "new" | "open" | "pending")
+        self.status.is_open()
     }
 }
 

@@ -33,6 +33,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::classify::{Classifier, Prediction, TrainOptions};
+use crate::fields::Priority;
 use crate::tickets::{TicketPayload, load_ticket, ticket_text};
 
 /// Fewer labelled tickets than this: rules decide.
@@ -130,10 +131,10 @@ pub fn rules(
     let lower = format!(" {} ", text.to_lowercase().replace('’', "'"));
     let has = |cues: &[&str]| cues.iter().filter(|c| lower.contains(*c)).count();
     let (priority, priority_confidence) = match (has(URGENT_CUES), has(HIGH_CUES), has(LOW_CUES)) {
-        (u, _, _) if u > 0 => ("urgent", 0.6),
-        (_, h, _) if h > 0 => ("high", 0.5),
-        (_, _, l) if l > 0 => ("low", 0.5),
-        _ => ("normal", 0.4),
+        (u, _, _) if u > 0 => (Priority::Urgent, 0.6),
+        (_, h, _) if h > 0 => (Priority::High, 0.5),
+        (_, _, l) if l > 0 => (Priority::Low, 0.5),
+        _ => (Priority::Normal, 0.4),
     };
     let text_words = words(text);
     let stem = |w: &str| w.chars().take(5).collect::<String>();
@@ -169,7 +170,7 @@ pub fn rules(
     RulePrediction {
         category: best.map(|(_, c)| c.clone()),
         category_confidence: best.map_or(0.0, |(s, _)| (s / (s + 1.0)).min(0.6)),
-        priority: priority.to_owned(),
+        priority: priority.as_str().to_owned(),
         priority_confidence,
     }
 }
@@ -386,7 +387,12 @@ impl TenantHandler for TriageTicket {
                 "rules".to_owned(),
                 json!([]),
             ),
-            (None, None) => ("normal".to_owned(), 0.0, "rules".to_owned(), json!([])),
+            (None, None) => (
+                Priority::default().as_str().to_owned(),
+                0.0,
+                "rules".to_owned(),
+                json!([]),
+            ),
         };
         let model = if cat_model == prio_model {
             cat_model.clone()

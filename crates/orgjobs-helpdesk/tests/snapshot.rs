@@ -2,8 +2,8 @@
 
 use chrono::{Duration, Utc};
 use orgjobs_helpdesk::{
-    MetricsSnapshot, NewTicket, SnapshotPayload, create_organization, insert_agent, insert_ticket,
-    latest_snapshot,
+    MetricsSnapshot, NewTicket, Priority, SnapshotPayload, Status, create_organization,
+    insert_agent, insert_ticket, latest_snapshot,
 };
 use orgjobs_queue::{SessionConfig, TenantHandler, TenantTx};
 use orgjobs_testdb::TestDb;
@@ -27,7 +27,7 @@ async fn snapshot_figures_are_exact_and_scoped_to_the_organization() {
             &tx,
             &NewTicket {
                 subject: format!("o{i}"),
-                priority: Some("urgent".into()),
+                priority: Some(Priority::Urgent),
                 ..Default::default()
             },
         )
@@ -61,21 +61,27 @@ async fn snapshot_figures_are_exact_and_scoped_to_the_organization() {
     // has passed (a breach).
     let created = now - Duration::hours(10);
     // (status, priority, minutes to first response, minutes to resolution, agent)
-    type Spec<'a> = (&'a str, &'a str, Option<i64>, Option<i64>, Option<Uuid>);
+    type Spec = (Status, Priority, Option<i64>, Option<i64>, Option<Uuid>);
     let specs: [Spec; 5] = [
-        ("open", "normal", Some(10), None, Some(alice)),
-        ("pending", "high", Some(20), None, Some(alice)),
-        ("resolved", "normal", Some(30), Some(60), Some(bob)),
-        ("closed", "low", Some(40), Some(180), None),
-        ("new", "urgent", None, None, Some(bob)),
+        (Status::Open, Priority::Normal, Some(10), None, Some(alice)),
+        (Status::Pending, Priority::High, Some(20), None, Some(alice)),
+        (
+            Status::Resolved,
+            Priority::Normal,
+            Some(30),
+            Some(60),
+            Some(bob),
+        ),
+        (Status::Closed, Priority::Low, Some(40), Some(180), None),
+        (Status::New, Priority::Urgent, None, None, Some(bob)),
     ];
     for (i, (status, priority, frt, ttr, agent)) in specs.iter().enumerate() {
         insert_ticket(
             &tx,
             &NewTicket {
                 subject: format!("m{i}"),
-                status: Some((*status).into()),
-                priority: Some((*priority).into()),
+                status: Some(*status),
+                priority: Some(*priority),
                 assigned_to: *agent,
                 created_at: Some(created),
                 first_response_at: frt.map(|m| created + Duration::minutes(m)),

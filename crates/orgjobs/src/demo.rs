@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::Utc;
 use indicatif::{ProgressBar, ProgressStyle};
+use orgjobs_helpdesk::Status;
 use orgjobs_helpdesk::import::TicketRecord;
 use orgjobs_helpdesk::latest_snapshot;
 use orgjobs_queue::deadpool_postgres::Pool;
@@ -46,7 +47,6 @@ const DEMO_BANK_INTENTS: &[&str] = &[
     "verify_my_identity",
     "direct_debit_payment_not_recognised",
 ];
-const STATUSES: &[&str] = &["new", "open", "pending", "resolved", "closed"];
 
 struct DemoOrg {
     id: Uuid,
@@ -457,7 +457,8 @@ async fn report(
         println!("  no snapshot was written");
         return Ok(false);
     };
-    let by_status = org.count_by(STATUSES, |t| t.status.as_deref());
+    let statuses: Vec<&str> = Status::ALL.iter().map(|s| s.as_str()).collect();
+    let by_status = org.count_by(&statuses, |t| t.status.as_deref());
     let agents = data.profile.agents.len();
     let ok = snap.organization_id == org.id
         && snap.tickets_by_status == by_status

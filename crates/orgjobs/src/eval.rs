@@ -27,6 +27,7 @@ use orgjobs_helpdesk::import::TicketRecord;
 use orgjobs_helpdesk::sla::{HistTicket, Policy, backlog_as_of, forecast_as_of, load_factor};
 use orgjobs_helpdesk::sla_model::brier;
 use orgjobs_helpdesk::triage::rules;
+use orgjobs_helpdesk::{Priority, Status};
 use orgjobs_queue::{
     DbUrl, Metrics, SessionConfig, TenantTx, Worker, WorkerConfig, migrate, set_strict,
 };
@@ -132,12 +133,20 @@ fn hist(t: &TicketRecord, category: Option<String>) -> HistTicket {
         created_at: t.created_at.unwrap_or_default(),
         first_response_at: t.first_response_at,
         resolved_at: resolved,
-        ended_unknown: resolved.is_none()
-            && matches!(t.status.as_deref(), Some("resolved" | "closed")),
+        ended_unknown: resolved.is_none() && status_of(t).is_some_and(|s| !s.is_open()),
     }
 }
 
-fn policy_of(data: &OrgData, priority: &str) -> Policy {
+/// A record's status and priority (checked when the data was parsed).
+fn status_of(t: &TicketRecord) -> Option<Status> {
+    t.status().ok().flatten()
+}
+
+fn priority_of(t: &TicketRecord) -> Priority {
+    t.priority().ok().flatten().unwrap_or_default()
+}
+
+fn policy_of(data: &OrgData, priority: Priority) -> Policy {
     data.profile
         .sla_policies
         .iter()
@@ -235,19 +244,17 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
         .max_by_key(|(c, n)| (**n, std::cmp::Reverse(**c)))
         .map(|(c, _)| *c);
     let categories: Vec<String> = counts.keys().map(|c| (*c).to_owned()).collect();
-    let mut prio_counts: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut prio_counts: BTreeMap<Priority, usize> = BTreeMap::new();
     for t in &train {
-        *prio_counts
-            .entry(t.priority.as_deref().unwrap_or("normal"))
-            .or_default() += 1;
+        *prio_counts.entry(priority_of(t)).or_default() += 1;
     }
     let prio_majority = prio_counts
         .iter()
         .max_by_key(|(p, n)| (**n, std::cmp::Reverse(**p)))
-        .map_or("normal", |(p, _)| *p);
+        .map_or(Priority::default(), |(p, _)| *p);
     let prio_majority_right = holdout
         .iter()
-        .filter(|t| t.priority.as_deref().unwrap_or("normal") == prio_majority)
+        .filter(|t| priority_of(t) == prio_majority)
         .count();
     let keywords = serde_json::from_value(data.profile.settings["triage_keywords"].clone())
         .unwrap_or_default();
@@ -277,33 +284,23 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
     }
 
     // SLA, replayed at each held-out ticket's creation.
-    let all: Vec<(String, HistTicket)> = data
+    let all: Vec<(Priority, HistTicket)> = data
         .tickets
         .iter()
-        .map(|t| {
-            (
-                t.priority.clone().unwrap_or_else(|| "normal".into()),
-                hist(t, t.category.clone()),
-            )
-        })
+        .map(|t| (priority_of(t), hist(t, t.category.clone())))
         .collect();
     let all_hist: Vec<HistTicket> = all.iter().map(|(_, h)| h.clone()).collect();
     let agents = data.profile.agents.len() as f64;
     let train_outcomes: Vec<bool> = train
         .iter()
-        .filter_map(|t| {
-            breached(
-                t,
-                policy_of(data, t.priority.as_deref().unwrap_or("normal")),
-            )
-        })
+        .filter_map(|t| breached(t, policy_of(data, priority_of(t))))
         .collect();
     let base_rate =
         train_outcomes.iter().filter(|b| **b).count() as f64 / train_outcomes.len().max(1) as f64;
     let mut model_pairs = Vec::new();
     let mut base_pairs = Vec::new();
     for t in &holdout {
-        let priority = t.priority.as_deref().unwrap_or("normal");
+        let priority = priority_of(t);
         let policy = policy_of(data, priority);
         let (Some(outcome), Some(created)) = (breached(t, policy), t.created_at) else {
             continue;
@@ -317,7 +314,7 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
         };
         let similar: Vec<HistTicket> = all
             .iter()
-            .filter(|(p, h)| p == priority && h.created_at < created)
+            .filter(|(p, h)| *p == priority && h.created_at < created)
             .map(|(_, h)| h.clone())
             .collect();
         let (open, mean) = backlog_as_of(&all_hist, created);
