@@ -28,8 +28,8 @@ use orgjobs_queue::{
 };
 use uuid::Uuid;
 
-use crate::cli::DemoArgs;
 use crate::dataset::{OrgData, anchor, create_and_import, load};
+use clap::Args;
 
 /// The bank's history in the demo: twelve of BANKING77's 77 intents (all 77
 /// are in `orgjobs eval`), so that the demo runs in well under a minute.
@@ -68,6 +68,14 @@ impl DemoOrg {
         }
         m
     }
+}
+
+/// Options of `orgjobs demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Worker tasks.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub concurrency: u16,
 }
 
 /// Runs the demo against `url`'s database, creating it if needed. New
@@ -181,7 +189,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     println!();
     println!("isolation proof:");
     let checks = run_proof(&pool, &roles).await?;
-    crate::cli::print_checks(&checks);
+    crate::cmd::proof::print_checks(&checks);
     let proof_ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
     println!();
     let ok = all_ok && orphan_ok && proof_ok;

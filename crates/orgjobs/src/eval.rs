@@ -34,8 +34,8 @@ use orgjobs_queue::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::cli::EvalArgs;
 use crate::dataset::{OrgData, create_and_import, load};
+use clap::Args;
 
 /// Accuracy and macro-F1 of one predictor.
 #[derive(Clone, Copy, Debug, Default, Serialize)]
@@ -355,6 +355,18 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
 }
 
 /// Runs the evaluation in a scratch database next to `url`'s.
+/// Options of `orgjobs eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// Print the figures as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep the scratch database (orgjobs_eval_<pid>) for inspection.
+    #[arg(long)]
+    pub keep_db: bool,
+}
+
+/// Runs `orgjobs eval`.
 pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let base = DbUrl::parse(url)?;
     let db = base.with_dbname(&format!("orgjobs_eval_{}", std::process::id()));

@@ -3,15 +3,15 @@
 //! [`main_with`]; the fault-injection worker adds its probe kind through the
 //! same call.
 
+mod args;
 pub mod cli;
+mod cmd;
 mod dataset;
 mod demo;
 mod eval;
 pub mod http;
-mod ops;
 pub mod probe;
 mod telemetry;
-mod tenants;
 
 use std::process::ExitCode;
 use std::sync::OnceLock;

@@ -1,17 +1,72 @@
-//! `orgjobs jobs ...` and `orgjobs queue ...`: operator commands over the
-//! queue library's admin functions.
+//! `orgjobs jobs ...`: operator commands over the queue library's admin
+//! functions (list, show, retry one or every matching dead letter, cancel).
 
 use std::process::ExitCode;
 
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
 use orgjobs_queue::{
-    CancelOutcome, DbUrl, JobFilter, cancel_job, list_jobs, queue_stats, retry_discarded,
-    retry_job, show_job,
+    CancelOutcome, DbUrl, JobFilter, cancel_job, list_jobs, retry_discarded, retry_job, show_job,
 };
+use uuid::Uuid;
 
-use crate::cli::{JobsCommand, QueueCommand};
+/// `orgjobs jobs ...`
+#[derive(Debug, Subcommand)]
+pub enum JobsCommand {
+    /// List jobs, newest first.
+    List {
+        /// Only this organization's jobs.
+        #[arg(long, value_parser = crate::args::organization)]
+        org: Option<Uuid>,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only this state (available, scheduled, running, retryable, completed, discarded, cancelled).
+        #[arg(long)]
+        state: Option<String>,
+        /// At most this many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one job with its error history.
+    Show {
+        /// Job id.
+        id: i64,
+    },
+    /// Make a discarded, cancelled or retryable job run again now; or, with
+    /// --discarded, every discarded job matching the filters.
+    Retry {
+        /// Job id (omit with --discarded).
+        #[arg(required_unless_present = "discarded", conflicts_with = "discarded")]
+        id: Option<i64>,
+        /// Retry every discarded job matching --org, --kind, --since, --until.
+        #[arg(long)]
+        discarded: bool,
+        /// Only this organization's jobs.
+        #[arg(long, value_parser = crate::args::organization, requires = "discarded")]
+        org: Option<Uuid>,
+        /// Only this kind.
+        #[arg(long, requires = "discarded")]
+        kind: Option<String>,
+        /// Discarded at or after this time (RFC 3339).
+        #[arg(long, value_parser = crate::args::time, requires = "discarded")]
+        since: Option<DateTime<Utc>>,
+        /// Discarded before this time (RFC 3339).
+        #[arg(long, value_parser = crate::args::time, requires = "discarded")]
+        until: Option<DateTime<Utc>>,
+    },
+    /// Cancel a waiting job, or ask a running one to stop.
+    Cancel {
+        /// Job id.
+        id: i64,
+    },
+}
 
 /// Runs a `jobs` subcommand.
-pub async fn jobs(url: &str, cmd: &JobsCommand) -> anyhow::Result<ExitCode> {
+pub async fn run(url: &str, cmd: &JobsCommand) -> anyhow::Result<ExitCode> {
     let client = DbUrl::parse(url)?.connect().await?;
     match cmd {
         JobsCommand::List {
@@ -96,27 +151,4 @@ fn first_line(s: &str) -> &str {
         Some((i, _)) => &line[..i],
         None => line,
     }
-}
-
-/// Runs a `queue` subcommand.
-pub async fn queue(url: &str, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
-    let client = DbUrl::parse(url)?.connect().await?;
-    match cmd {
-        QueueCommand::Stats { json } => {
-            let stats = queue_stats(&client).await?;
-            if *json {
-                println!("{}", serde_json::to_string_pretty(&stats)?);
-            } else {
-                println!("{:<24} {:<10} {:>10}", "kind", "state", "jobs");
-                for (kind, state, n) in &stats.counts {
-                    println!("{kind:<24} {state:<10} {n:>10}");
-                }
-                match stats.oldest_waiting_secs {
-                    Some(s) => println!("oldest runnable job has waited {s:.1} s"),
-                    None => println!("no runnable job is waiting"),
-                }
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
 }

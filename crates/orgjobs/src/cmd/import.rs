@@ -1,70 +1,29 @@
-//! `orgjobs org create|list` and `orgjobs import`: the operator's way to
-//! add an organization and load its tickets and articles. Tenant writes go
-//! through a tenant transaction of the organization concerned, so RLS
-//! checks them like any job's.
+//! `orgjobs import`: loads tickets and articles from JSON Lines into one
+//! organization, through its own tenant transaction.
 
 use std::io::BufReader;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context;
+use clap::Args;
 use orgjobs_helpdesk::import::{ImportReport, import, parse};
-use orgjobs_helpdesk::{create_organization, default_sla_policies, set_sla_policies};
-use orgjobs_queue::{DbUrl, GlobalRole, GlobalTx, SessionConfig, TenantTx};
+use orgjobs_queue::{DbUrl, SessionConfig, TenantTx};
 use uuid::Uuid;
 
-/// Creates an organization with the default SLA policies; returns its id.
-pub async fn create_org(db: &DbUrl, name: &str) -> anyhow::Result<Uuid> {
-    let name = name.trim();
-    if name.is_empty() || name.chars().count() > 200 {
-        anyhow::bail!(
-            "an organization name must be 1 to 200 characters, got {}",
-            name.chars().count()
-        );
-    }
-    let pool = db.pool(1).await?;
-    let id = Uuid::new_v4();
-    let conn = pool.get().await.context("connecting to the database")?;
-    let tx = TenantTx::begin(conn, id, &SessionConfig::default()).await?;
-    create_organization(&tx, name)
-        .await
-        .context("creating the organization (has `orgjobs migrate` run?)")?;
-    set_sla_policies(&tx, &default_sla_policies())
-        .await
-        .context("setting the default SLA policies")?;
-    drop(tx.commit().await?);
-    Ok(id)
+/// Options of `orgjobs import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The organization to load into (see `orgjobs org create`).
+    #[arg(long, value_parser = crate::args::organization)]
+    pub org: Uuid,
+    /// JSON Lines file: one {"type":"ticket",...} or {"type":"article",...} per line.
+    pub file: std::path::PathBuf,
 }
 
-/// `orgjobs org create NAME`: prints the new organization's id alone, so
-/// that scripts can capture it.
-pub async fn cmd_org_create(url: &str, name: &str) -> anyhow::Result<ExitCode> {
-    let id = create_org(&DbUrl::parse(url)?, name).await?;
-    println!("{id}");
-    Ok(ExitCode::SUCCESS)
-}
-
-/// `orgjobs org list`: id, active flag and name of every organization, read
-/// through the global role's one policy on organizations.
-pub async fn cmd_org_list(url: &str) -> anyhow::Result<ExitCode> {
-    let pool = DbUrl::parse(url)?.pool(1).await?;
-    let conn = pool.get().await.context("connecting to the database")?;
-    let s = GlobalTx::begin(conn, GlobalRole::Global, &SessionConfig::default()).await?;
-    let rows = s
-        .query(
-            "SELECT id, active, name FROM public.organizations ORDER BY name, id",
-            &[],
-        )
-        .await?;
-    drop(s.rollback().await?);
-    for r in rows {
-        let (id, active, name): (Uuid, bool, String) = (r.get(0), r.get(1), r.get(2));
-        println!(
-            "{id}  {}  {name}",
-            if active { "active  " } else { "inactive" }
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+/// Runs `orgjobs import`.
+pub async fn run(url: &str, args: &ImportArgs) -> anyhow::Result<ExitCode> {
+    cmd_import(url, args.org, &args.file).await
 }
 
 /// `orgjobs import --org UUID FILE`: every bad line reported on stderr

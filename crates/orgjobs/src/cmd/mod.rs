@@ -1,0 +1,12 @@
+//! One module per subcommand: each owns its arguments and its `run`. The
+//! demo and the evaluation have modules of their own (`crate::demo`,
+//! `crate::eval`).
+
+pub mod enqueue;
+pub mod import;
+pub mod jobs;
+pub mod migrate;
+pub mod org;
+pub mod proof;
+pub mod queue;
+pub mod worker;
