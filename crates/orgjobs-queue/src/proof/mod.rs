@@ -1,0 +1,188 @@
+//! The isolation proof: the seed's Verification section as checks run
+//! against a live database. Every write it attempts happens inside a
+//! transaction that it rolls back, so it changes nothing.
+
+mod context;
+mod holes;
+mod views;
+mod writes;
+
+use deadpool_postgres::Pool;
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::catalog;
+use crate::error::DbError;
+use crate::session::SessionConfig;
+use context::{context_ends_check, injection_check};
+use holes::{hole_checks, strict_check};
+use views::{count_checks, organizations};
+use writes::{cross_org_check, no_context_check};
+
+/// The result of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// The property holds.
+    Pass,
+    /// The property does not hold: isolation is not guaranteed.
+    Fail,
+    /// Holds, with a caveat the operator should act on.
+    Warn,
+}
+
+/// One line of the proof.
+#[derive(Clone, Debug, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Pass, fail or warn.
+    pub status: CheckStatus,
+    /// What was seen.
+    pub detail: String,
+}
+
+impl Check {
+    fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
+        Check {
+            name: name.into(),
+            status: if ok {
+                CheckStatus::Pass
+            } else {
+                CheckStatus::Fail
+            },
+            detail: detail.into(),
+        }
+    }
+}
+
+/// An organization id shaped like an injection, from the seed's defect.
+const INJECTION_ORG: &str = "x'; drop table tickets; --";
+
+/// Runs every check on a connection of `pool` and returns them in order.
+/// The caller decides the exit status: all must pass (warnings allowed).
+pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>, DbError> {
+    let conn = crate::db::checkout(pool, "running the proof").await?;
+    let mut checks = Vec::new();
+    let tenant = roles.tenant_role.as_str();
+
+    // 1. The tenant role cannot bypass RLS.
+    let attrs = catalog::role_attrs(&conn, tenant).await?;
+    let Some(attrs) = attrs else {
+        checks.push(Check::new(
+            "tenant role",
+            false,
+            format!("{tenant} does not exist (run `orgjobs migrate`)"),
+        ));
+        return Ok(checks);
+    };
+    checks.push(Check::new(
+        "tenant role",
+        !attrs.superuser && !attrs.bypass_rls && !attrs.can_login,
+        format!(
+            "{}: {} {} {}",
+            attrs.name,
+            if attrs.superuser {
+                "SUPERUSER"
+            } else {
+                "NOSUPERUSER"
+            },
+            if attrs.bypass_rls {
+                "BYPASSRLS"
+            } else {
+                "NOBYPASSRLS"
+            },
+            if attrs.can_login { "LOGIN" } else { "NOLOGIN" },
+        ),
+    ));
+
+    // 2. The login: a superuser could RESET ROLE inside a tenant transaction.
+    let login = catalog::login_attrs(&conn).await?;
+    let privileged = login.superuser || login.bypass_rls;
+    checks.push(Check {
+        name: "login role".into(),
+        status: if privileged { CheckStatus::Warn } else { CheckStatus::Pass },
+        detail: if privileged {
+            format!(
+                "{} bypasses RLS ({}); a statement that got past the guard could RESET ROLE to it and read every organization: run workers as orgjobs_worker",
+                login.name,
+                if login.superuser { "superuser" } else { "BYPASSRLS" }
+            )
+        } else {
+            format!("{} does not bypass RLS", login.name)
+        },
+    });
+
+    // 3. The tenant role has no privilege on the queue's table.
+    let row = conn
+        .query_one(
+            "SELECT pg_catalog.has_table_privilege($1, 'orgjobs.jobs', 'SELECT, INSERT, UPDATE, DELETE')",
+            &[&tenant],
+        )
+        .await
+        .map_err(|e| DbError::query("checking queue privileges", e))?;
+    let can_touch: bool = row.get(0);
+    checks.push(Check::new(
+        "queue closed to tenants",
+        !can_touch,
+        if can_touch {
+            format!("{tenant} has privileges on orgjobs.jobs")
+        } else {
+            format!("{tenant} has no privilege on orgjobs.jobs")
+        },
+    ));
+
+    // 4. Every tenant table: RLS enabled, forced, the standard policy.
+    let tables = catalog::tenant_tables(&conn, tenant).await?;
+    if tables.is_empty() {
+        checks.push(Check::new(
+            "tenant tables",
+            false,
+            "no table with an organization_id column found (run `orgjobs migrate`)",
+        ));
+    }
+    for t in &tables {
+        let problems = t.problems();
+        checks.push(Check::new(
+            format!("rls {}", t.name),
+            problems.is_empty(),
+            if problems.is_empty() {
+                "enabled, forced, standard policy".to_owned()
+            } else {
+                problems.join("; ")
+            },
+        ));
+    }
+
+    // 4b. The ways around the tables' policies: views, definer functions,
+    //     memberships, foreign keys.
+    let holes = crate::audit::holes(&conn, tenant).await?;
+    checks.extend(hole_checks(&holes));
+
+    // 5. For every organization: what a tenant transaction sees equals what
+    //    an administrator sees for that organization.
+    let (counted, back) = count_checks(conn, roles, &tables, &login).await?;
+    checks.extend(counted);
+    let conn = back;
+
+    // 6-7. Without context nothing is visible and writes are rejected; with
+    //      one organization's context, another's rows cannot be written.
+    let orgs = organizations(&conn, &tables, &login).await?;
+    let org_a = orgs.first().copied().unwrap_or_else(Uuid::new_v4);
+    let org_b = orgs.get(1).copied().unwrap_or_else(Uuid::new_v4);
+    checks.push(no_context_check(&conn, tenant, &tables, org_a).await?);
+    checks.push(cross_org_check(&conn, tenant, &tables, org_a, org_b).await?);
+
+    // 8. The context ends with the transaction, on the same connection.
+    let (check, back) = context_ends_check(conn, roles, org_a).await?;
+    checks.push(check);
+    let conn = back;
+
+    // 9. An injection-shaped organization id is rejected.
+    checks.push(injection_check(&conn).await?);
+
+    // 10. Strict tenant mode: no way for tenant SQL to re-scope itself.
+    let (check, _conn) = strict_check(conn, roles, org_a, org_b).await?;
+    checks.push(check);
+    Ok(checks)
+}
