@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::handler::{GlobalHandler, JobError, Registry};
+use crate::handler::{GlobalHandler, JobError};
 use crate::metrics::Metrics;
 use crate::migrate::{Migration, apply_pending};
+use crate::registry::Registry;
 use crate::session::{GlobalRole, GlobalTx};
 
 /// `CLEANUP`: deletes finished jobs older than their retention. Completed and

@@ -8,7 +8,8 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::error::DbError;
-use crate::handler::{Registry, Scope};
+use crate::handler::Scope;
+use crate::registry::Registry;
 
 /// Largest accepted payload, in bytes of its JSON text (also enforced by
 /// `orgjobs.add_job`).

@@ -25,6 +25,7 @@ mod metrics;
 mod migrate;
 mod periodic;
 mod proof;
+mod registry;
 mod session;
 mod statements;
 mod states;
@@ -47,10 +48,7 @@ pub use databases::{create_database, drop_database};
 pub use db::{DbUrl, PoolOptions, ServiceDb, redact_url};
 pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
-pub use handler::{
-    DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, GlobalHandler, JobError, PayloadError, Registry,
-    RetryPolicy, Scope, TenantHandler, UnknownKind,
-};
+pub use handler::{GlobalHandler, JobError, RetryPolicy, Scope, TenantHandler};
 pub use health::{Health, HealthState};
 pub use metrics::Metrics;
 pub use migrate::{
@@ -58,6 +56,7 @@ pub use migrate::{
 };
 pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
+pub use registry::{DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, PayloadError, Registry, UnknownKind};
 pub use session::{
     GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx, TxError,
 };

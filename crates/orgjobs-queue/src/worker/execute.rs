@@ -18,7 +18,8 @@ use super::completer::Completer;
 use super::config::Outcome;
 use crate::db::checkout;
 use crate::error::{DbError, PgErr};
-use crate::handler::{Entry, JobError, RetryPolicy};
+use crate::handler::{JobError, RetryPolicy};
+use crate::registry::Entry;
 use crate::session::{GlobalTx, ScopedTx, TenantTx};
 use crate::statements;
 

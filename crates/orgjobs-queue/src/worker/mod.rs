@@ -45,10 +45,11 @@ pub use listen::NOTIFY_CHANNEL;
 
 use crate::catalog;
 use crate::db::{DbUrl, ServiceDb, checkout};
-use crate::handler::{Registry, Scope};
+use crate::handler::Scope;
 use crate::health::Health;
 use crate::maintenance::Maintenance;
 use crate::metrics::Metrics;
+use crate::registry::Registry;
 use claim::{Claimer, FairCursor};
 use completer::Completer;
 

@@ -1,0 +1,138 @@
+//! W4: a noisy neighbour, and a skewed mix with Jain's index.
+
+use super::*;
+
+impl Bench {
+    pub(crate) async fn w4(&mut self) -> anyhow::Result<()> {
+        for fair in [true, false] {
+            // Noisy neighbour.
+            let (url, client) = self.fresh_db("w4").await?;
+            let stamp = Stamp::default();
+            let reg = Registry::new().tenant(stamp.clone());
+            reg.register_kinds(&client).await?;
+            let orgs = self.seed_orgs(&client, 2).await?;
+            let (a, b) = (orgs[0], orgs[1]);
+            let producer = url.connect().await?;
+            let st = stamp.clone();
+            let r = self
+                .with_worker(&url, reg, fair, || async {
+                    let start = Instant::now();
+                    let ta = now();
+                    producer
+                        .execute("INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+                                  SELECT 'BENCH_STAMP', $1, jsonb_build_object('t', $2::float8) FROM generate_series(1, 20000)", &[&a, &ta])
+                        .await?;
+                    let a_insert = start.elapsed().as_secs_f64();
+                    let tb = now();
+                    producer
+                        .execute("INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+                                  SELECT 'BENCH_STAMP', $1, jsonb_build_object('t', $2::float8) FROM generate_series(1, 10)", &[&b, &tb])
+                        .await?;
+                    loop {
+                        let n = st.0.lock().map_err(|_| anyhow::anyhow!("lock"))?.len();
+                        if n >= 20010 { break; }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Ok((start.elapsed().as_secs_f64(), a_insert))
+                })
+                .await?;
+            let (backlog_s, a_insert_s) = r;
+            let runs = stamp.0.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+            let b_waits = sorted(
+                runs.iter()
+                    .filter(|(o, _, _)| *o == b)
+                    .map(|(_, t, s)| (s - t) * 1000.0)
+                    .collect(),
+            );
+            let first_b = runs
+                .iter()
+                .position(|(o, _, _)| *o == b)
+                .unwrap_or(runs.len());
+            self.record(json!({"workload": "w4", "fair": fair, "b_wait_median_ms": quantile(&b_waits, 0.5),
+                "b_wait_max_ms": quantile(&b_waits, 1.0), "a_backlog_s": backlog_s, "a_insert_s": a_insert_s,
+                "a_jobs_started_before_first_b": first_b}));
+            self.drop_db(&url).await;
+
+            // Skewed mix: one organization 80 % of 20,000 jobs, enqueued
+            // first; 49 organizations share the rest.
+            let (url, client) = self.fresh_db("w4").await?;
+            let stamp = Stamp::default();
+            let reg = Registry::new().tenant(stamp.clone());
+            reg.register_kinds(&client).await?;
+            let orgs = self.seed_orgs(&client, 50).await?;
+            let producer = url.connect().await?;
+            let st = stamp.clone();
+            let t0 = self
+                .with_worker(&url, reg, fair, || async {
+                    let t0 = now();
+                    producer
+                        .execute("INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+                                  SELECT 'BENCH_STAMP', $1, jsonb_build_object('t', $2::float8) FROM generate_series(1, 16000)", &[&orgs[0], &t0])
+                        .await?;
+                    let small: Vec<Uuid> = orgs[1..].to_vec();
+                    producer
+                        .execute("INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+                                  SELECT 'BENCH_STAMP', ($1::uuid[])[g % 49 + 1], jsonb_build_object('t', $2::float8)
+                                  FROM generate_series(0, 3999) g", &[&small, &t0])
+                        .await?;
+                    loop {
+                        let n = st.0.lock().map_err(|_| anyhow::anyhow!("lock"))?.len();
+                        if n >= 20000 { break; }
+                        tokio::time::sleep(Duration::from_millis(5)).await;
+                    }
+                    Ok(t0)
+                })
+                .await?;
+            let runs = stamp.0.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+            let mut per_org: BTreeMap<Uuid, Vec<f64>> = BTreeMap::new();
+            let mut finish: BTreeMap<Uuid, f64> = BTreeMap::new();
+            for (o, t, s) in &runs {
+                per_org.entry(*o).or_default().push((s - t) * 1000.0);
+                let f = finish.entry(*o).or_insert(0.0);
+                *f = f.max(*s);
+            }
+            // Jain's fairness index over the organizations' service while
+            // all of them had work waiting: the jobs each started before
+            // the first organization ran out. Equal service gives 1.0; one
+            // organization served alone gives 1/50.
+            let window_end = finish.values().copied().fold(f64::INFINITY, f64::min);
+            let served: Vec<f64> = orgs
+                .iter()
+                .map(|o| {
+                    runs.iter()
+                        .filter(|(org, _, s)| org == o && *s <= window_end)
+                        .count() as f64
+                })
+                .collect();
+            let sum: f64 = served.iter().sum();
+            let sq: f64 = served.iter().map(|r| r * r).sum();
+            let jain = if sq > 0.0 {
+                sum * sum / (served.len() as f64 * sq)
+            } else {
+                f64::NAN
+            };
+            let big = sorted(per_org[&orgs[0]].clone());
+            let small_p50 = sorted(
+                orgs[1..]
+                    .iter()
+                    .map(|o| quantile(&sorted(per_org[o].clone()), 0.5))
+                    .collect(),
+            );
+            let small_p99 = sorted(
+                orgs[1..]
+                    .iter()
+                    .map(|o| quantile(&sorted(per_org[o].clone()), 0.99))
+                    .collect(),
+            );
+            self.record(
+                json!({"workload": "w4_skewed", "fair": fair, "jobs": runs.len(),
+                "big_org_p50_ms": quantile(&big, 0.5), "big_org_p99_ms": quantile(&big, 0.99),
+                "small_orgs_median_of_p50_ms": quantile(&small_p50, 0.5),
+                "small_orgs_worst_p99_ms": quantile(&small_p99, 1.0),
+                "jain_index_while_all_backlogged": jain, "window_s": window_end - t0}),
+            );
+            self.drop_db(&url).await;
+        }
+        Ok(())
+    }
+}

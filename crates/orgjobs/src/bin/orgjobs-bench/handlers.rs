@@ -1,0 +1,86 @@
+//! The jobs the workloads run.
+
+use super::*;
+
+/// W1: does nothing; global, so it runs in a global transaction.
+pub(crate) struct Noop;
+impl GlobalHandler for Noop {
+    const KIND: &'static str = "BENCH_NOOP";
+    type Payload = NoPayload;
+    async fn run(&self, _: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
+        Ok(())
+    }
+}
+
+/// W3/W4: a tenant job that records when it started.
+#[derive(Clone, Default)]
+pub(crate) struct Stamp(pub(crate) Arc<Mutex<Vec<(Uuid, f64, f64)>>>);
+
+#[derive(Deserialize)]
+pub(crate) struct StampPayload {
+    #[serde(default)]
+    t: f64,
+}
+
+impl TenantHandler for Stamp {
+    const KIND: &'static str = "BENCH_STAMP";
+    type Payload = StampPayload;
+    async fn run(&self, tx: &mut TenantTx, p: StampPayload) -> Result<(), JobError> {
+        self.0
+            .lock()
+            .map_err(|_| JobError::retry("lock"))?
+            .push((tx.org_id(), p.t, now()));
+        Ok(())
+    }
+}
+
+/// W2: counts the organization's tickets under RLS; each count is checked.
+#[derive(Clone, Default)]
+pub(crate) struct Count(pub(crate) Arc<Mutex<(u64, u64)>>);
+impl TenantHandler for Count {
+    const KIND: &'static str = "BENCH_COUNT";
+    type Payload = NoPayload;
+    async fn run(&self, tx: &mut TenantTx, _: NoPayload) -> Result<(), JobError> {
+        let n: i64 = tx
+            .query_one("SELECT count(*) FROM tickets", &[])
+            .await?
+            .get(0);
+        let mut c = self.0.lock().map_err(|_| JobError::retry("lock"))?;
+        if n == 1000 {
+            c.0 += 1
+        } else {
+            c.1 += 1
+        }
+        Ok(())
+    }
+}
+
+/// W2 with RLS off: the login (a superuser) with an explicit WHERE, as
+/// pgbench's w2tx_norls.sql.
+#[derive(Clone, Default)]
+pub(crate) struct CountNoRls(pub(crate) Arc<Mutex<(u64, u64)>>);
+#[derive(Deserialize)]
+pub(crate) struct OrgPayload {
+    org: Uuid,
+}
+impl GlobalHandler for CountNoRls {
+    const KIND: &'static str = "BENCH_COUNT_NORLS";
+    const ROLE: GlobalRole = GlobalRole::Login;
+    type Payload = OrgPayload;
+    async fn run(&self, s: &mut GlobalTx, p: OrgPayload) -> Result<(), JobError> {
+        let n: i64 = s
+            .query_one(
+                "SELECT count(*) FROM tickets WHERE organization_id = $1",
+                &[&p.org],
+            )
+            .await?
+            .get(0);
+        let mut c = self.0.lock().map_err(|_| JobError::retry("lock"))?;
+        if n == 1000 {
+            c.0 += 1
+        } else {
+            c.1 += 1
+        }
+        Ok(())
+    }
+}
