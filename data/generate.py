@@ -869,6 +869,81 @@ def simulate(cfg, tickets, rng):
     return results, {"load_reference": ref, "refits": refits[0], "squeezed": refits[1]}
 
 
+def alternative_lateness(cfg, tickets, rng):
+    """Other timelines for the same tickets (same creation times), drawn by
+    a mechanism the SLA model does not assume, so that the evaluation can
+    tell how much of its gain only recovers this generator's own
+    assumptions. `simulate` works on staffed calendars and scales waits by
+    the backlog to the power LOAD_EXPONENT, the same forms SLA_PREDICT
+    uses (its working clock and load factor); here instead waits run on
+    the wall clock, 24/7, ignore the backlog, and come from other families:
+    a Weibull first response (shape 0.7: most answers come quickly, the
+    rest late) with a heavy Pareto tail for one ticket in twelve
+    (forgotten in a queue), a gamma-distributed resolution after it, and
+    one random slowdown per calendar week that hits every ticket of that
+    week alike. One scale for the whole organization is tuned so that the
+    share of resolved tickets breaching their SLA matches the main
+    timelines' (the base rate stays comparable)."""
+    anchor = to_min(ANCHOR)
+    weeks = {}
+    draws = []
+    for t in tickets:
+        week = (t["created"] // 1440 + 3) // 7
+        if week not in weeks:
+            weeks[week] = math.exp(rng.gauss(0, 0.4))
+        draws.append((rng.random(), rng.random(), rng.random(), rng.gammavariate(0.8, 1.25),
+                      rng.random()))
+
+    def timeline(scale):
+        out = []
+        for t, (u_fr, u_tail, u_pareto, g_res, u_status) in zip(tickets, draws):
+            prio, cat = t["priority"], t["category"]
+            fr_mult, res_mult = cfg["difficulty"](cat)
+            slow = weeks[(t["created"] // 1440 + 3) // 7]
+            # Weibull(k = 0.7) with median 1.
+            weib = (-math.log(1 - u_fr) / math.log(2)) ** (1 / 0.7)
+            tail = (1 - u_pareto) ** (-1 / 1.2) if u_tail < 1 / 12 else 1.0
+            fr = t["created"] + max(1, math.ceil(
+                scale * cfg["median_fr"][prio] * fr_mult * slow * weib * tail))
+            res = fr + 1 + math.ceil(scale * cfg["median_res"][prio] * res_mult * slow * g_res)
+            out.append((fr, res, u_status))
+        return out
+
+    def breach_share(tl):
+        b = r = 0
+        for t, (fr, res, _) in zip(tickets, tl):
+            if res <= anchor:
+                r += 1
+                b += breach_of({"created": t["created"], "fr": fr, "res": res,
+                                "priority": t["priority"]}, cfg["sla"])
+        return b / max(r, 1)
+
+    target = sum(breach_of(t, cfg["sla"]) for t in tickets if t["res"] is not None) / max(
+        1, sum(t["res"] is not None for t in tickets))
+    lo, hi = 0.05, 20.0
+    for _ in range(40):     # the breach share grows with the scale
+        mid = math.sqrt(lo * hi)
+        if breach_share(timeline(mid)) < target:
+            lo = mid
+        else:
+            hi = mid
+    results = []
+    for t, (fr, res, u) in zip(tickets, timeline(math.sqrt(lo * hi))):
+        if res <= anchor:
+            closed = res < anchor - 4 * 1440 and u < 0.9
+            results.append({"external_id": t["external_id"],
+                            "status": "closed" if closed else "resolved",
+                            "first_response_at": fmt_min(fr), "resolved_at": fmt_min(res)})
+        elif fr > anchor:
+            results.append({"external_id": t["external_id"], "status": "new",
+                            "first_response_at": None, "resolved_at": None})
+        else:
+            results.append({"external_id": t["external_id"],
+                            "status": "open" if u < 0.55 else "pending",
+                            "first_response_at": fmt_min(fr), "resolved_at": None})
+    return results
+
+
 def breach_of(ticket, sla):
     """True/False for a resolved ticket; None for an open one."""
     pol = sla[ticket["priority"]]
@@ -1132,6 +1207,8 @@ def write_org(cfg, articles, tickets):
             "resolved_at": None if t["res"] is None else fmt_min(t["res"]),
         }) + "\n")
     write_text(os.path.join(d, "tickets.jsonl"), "".join(lines))
+    write_text(os.path.join(d, "sla_alt.jsonl"), "".join(
+        dumps(a) + "\n" for a in alternative_lateness(cfg, tickets, random.Random(cfg["seed"] + 2))))
     write_text(os.path.join(d, "eval.jsonl"), "".join(
         dumps({"external_id": t["external_id"], "split": t["split"], "article": t["article"]}) + "\n"
         for t in tickets))
@@ -1143,6 +1220,7 @@ ARTICLE_KEYS = ["type", "external_id", "title", "body", "tags"]
 TICKET_KEYS = ["type", "external_id", "subject", "body", "requester_email", "status", "priority",
                "category", "created_at", "first_response_at", "resolved_at"]
 EVAL_KEYS = ["external_id", "split", "article"]
+SLA_ALT_KEYS = ["external_id", "status", "first_response_at", "resolved_at"]
 TS_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 EMAIL_RE = re.compile(r"^[a-z0-9._+-]+@([a-z0-9-]+\.)*example\.(com|org|net)$")
 
@@ -1214,6 +1292,17 @@ def validate_org(cfg, meta):
     tickets = read_jsonl(os.path.join(d, "tickets.jsonl"))
     evals = read_jsonl(os.path.join(d, "eval.jsonl"))
     need(len(tickets) == len(evals), "one eval line per ticket")
+    alts = read_jsonl(os.path.join(d, "sla_alt.jsonl"))
+    need(len(alts) == len(tickets), "one sla_alt line per ticket")
+    for t, a in zip(tickets, alts):
+        w = "%s sla_alt %s" % (slug, a.get("external_id"))
+        need(list(a) == SLA_ALT_KEYS and a["external_id"] == t["external_id"], w + " keys, order")
+        c = parse_ts(t["created_at"], w)
+        fr = None if a["first_response_at"] is None else parse_ts(a["first_response_at"], w)
+        res = None if a["resolved_at"] is None else parse_ts(a["resolved_at"], w)
+        need(fr is None or c < fr <= ANCHOR, w + " first response after creation, by the anchor")
+        need(res is None or (fr is not None and fr < res <= ANCHOR), w + " resolution order")
+        need((res is not None) == (a["status"] in ("resolved", "closed")), w + " status")
     anchor, earliest = ANCHOR, ANCHOR - dt.timedelta(days=HISTORY_DAYS)
     open_from = ANCHOR - dt.timedelta(hours=OPEN_WINDOW_HOURS)
     ids = set()

@@ -12,6 +12,9 @@
 //! `postgres://postgres@127.0.0.1:5432/postgres` (a superuser: tests create
 //! databases and roles).
 
+mod jobs;
+mod pgbouncer;
+mod process;
 mod server;
 
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -19,6 +22,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use orgjobs_queue::{DbUrl, Migration, apply_pending, ensure_roles, set_strict};
 use tokio_postgres::Client;
 
+pub use jobs::{
+    JobRow, admin_count, count_state, insert_raw, job, register, wait_for_state, wait_until,
+};
+pub use pgbouncer::PgBouncer;
+pub use process::{LoggedChild, sigkill};
 pub use server::{PrivateServer, ServerOptions};
 
 /// Default admin URL of the test server.

@@ -11,7 +11,7 @@ use anyhow::Context;
 use chrono::{DateTime, Utc};
 use orgjobs_helpdesk::import::{ArticleRecord, Record, TicketRecord, import, parse};
 use orgjobs_helpdesk::{
-    SlaPolicy, create_organization, insert_agent, merge_settings, set_sla_policies,
+    SlaPolicy, Status, create_organization, insert_agent, merge_settings, set_sla_policies,
 };
 use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::{SessionConfig, TenantTx};
@@ -28,6 +28,7 @@ macro_rules! bundle {
             articles: include_str!(concat!("../../../data/orgs/", $slug, "/articles.jsonl")),
             tickets: include_str!(concat!("../../../data/orgs/", $slug, "/tickets.jsonl")),
             eval: include_str!(concat!("../../../data/orgs/", $slug, "/eval.jsonl")),
+            sla_alt: include_str!(concat!("../../../data/orgs/", $slug, "/sla_alt.jsonl")),
         }
     };
 }
@@ -37,6 +38,7 @@ struct RawBundle {
     articles: &'static str,
     tickets: &'static str,
     eval: &'static str,
+    sla_alt: &'static str,
 }
 
 const BUNDLES: [RawBundle; 3] = [
@@ -82,6 +84,21 @@ pub struct EvalRow {
     pub article: Option<String>,
 }
 
+/// A ticket's timeline drawn by the generator's other mechanism
+/// (`sla_alt.jsonl`; see `data/generate.py`, `alternative_lateness`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AltTimeline {
+    /// The ticket.
+    pub external_id: String,
+    /// Its status at the anchor on this timeline.
+    pub status: Status,
+    /// First response, if it happened by the anchor.
+    pub first_response_at: Option<DateTime<Utc>>,
+    /// Resolution, if it happened by the anchor.
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
 /// One bundled organization, parsed.
 #[derive(Clone, Debug)]
 pub struct OrgData {
@@ -93,6 +110,8 @@ pub struct OrgData {
     pub tickets: Vec<TicketRecord>,
     /// Evaluation facts by ticket external id.
     pub eval: HashMap<String, EvalRow>,
+    /// The other timelines, by ticket external id.
+    pub alt: HashMap<String, AltTimeline>,
 }
 
 impl OrgData {
@@ -102,6 +121,23 @@ impl OrgData {
             .as_ref()
             .and_then(|e| self.eval.get(e))
             .is_some_and(|r| r.split == "holdout")
+    }
+
+    /// The tickets with the other timelines: same creation times, other
+    /// first responses, resolutions and statuses.
+    pub fn with_alternative_lateness(&self) -> Vec<TicketRecord> {
+        self.tickets
+            .iter()
+            .map(|t| {
+                let mut t = t.clone();
+                if let Some(a) = t.external_id.as_ref().and_then(|e| self.alt.get(e)) {
+                    t.status = Some(a.status.as_str().to_owned());
+                    t.first_response_at = a.first_response_at;
+                    t.resolved_at = a.resolved_at;
+                }
+                t
+            })
+            .collect()
     }
 
     /// The article that answers the ticket, if known.
@@ -149,11 +185,18 @@ fn load_one(raw: &RawBundle) -> anyhow::Result<OrgData> {
             .with_context(|| format!("bundled eval.jsonl of {slug}, line {}", i + 1))?;
         eval.insert(row.external_id.clone(), row);
     }
+    let mut alt = HashMap::new();
+    for (i, line) in raw.sla_alt.lines().enumerate() {
+        let row: AltTimeline = serde_json::from_str(line)
+            .with_context(|| format!("bundled sla_alt.jsonl of {slug}, line {}", i + 1))?;
+        alt.insert(row.external_id.clone(), row);
+    }
     Ok(OrgData {
         profile,
         articles,
         tickets,
         eval,
+        alt,
     })
 }
 

@@ -3,9 +3,14 @@
 //! see `fixture.sql`), organizations seeded through tenant transactions,
 //! in-process workers run to drain, worker processes (this test binary run
 //! again, see [`process`]), and a PgBouncer of the test's own.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unused_imports)]
 
 pub mod process;
+
+pub use orgjobs_testdb::{
+    JobRow, PgBouncer, admin_count, count_state, insert_raw, job, register, sigkill,
+    wait_for_state, wait_until,
+};
 
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -122,86 +127,6 @@ pub async fn drain_with(
         .expect("worker ran")
 }
 
-/// Counts rows as the admin (superuser) login.
-pub async fn admin_count(
-    db: &TestDb,
-    sql: &str,
-    params: &[&(dyn orgjobs_queue::tokio_postgres::types::ToSql + Sync)],
-) -> i64 {
-    let c = db.admin_client().await;
-    c.query_one(sql, params).await.expect(sql).get(0)
-}
-
-pub struct JobRow {
-    pub state: String,
-    pub attempt: i32,
-    pub max_attempts: i32,
-    pub last_error: Option<String>,
-    pub errors: serde_json::Value,
-    pub run_at_in_secs: f64,
-}
-
-pub async fn job(db: &TestDb, id: i64) -> JobRow {
-    let c = db.admin_client().await;
-    let r = c
-        .query_one(
-            "SELECT state, attempt, max_attempts, last_error, errors,
-                    extract(epoch FROM run_at - now())::float8
-             FROM orgjobs.jobs WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .expect("job row");
-    JobRow {
-        state: r.get(0),
-        attempt: r.get(1),
-        max_attempts: r.get(2),
-        last_error: r.get(3),
-        errors: r.get(4),
-        run_at_in_secs: r.get(5),
-    }
-}
-
-/// Records the registry's kinds (as `orgjobs migrate` and the worker do),
-/// so that `orgjobs.add_job` accepts them.
-pub async fn register(pool: &Pool, reg: &Registry) {
-    let c = pool.get().await.expect("conn");
-    reg.register_kinds(&c).await.expect("register kinds");
-}
-
-pub async fn wait_for_state(db: &TestDb, id: i64, state: &str) -> JobRow {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let row = job(db, id).await;
-        if row.state == state {
-            return row;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} stayed {} (wanted {state})",
-            row.state
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// A job inserted with a plain INSERT (no `add_job`, no validation).
-pub async fn insert_raw(
-    db: &TestDb,
-    kind: &str,
-    org: Option<Uuid>,
-    payload: serde_json::Value,
-) -> i64 {
-    let c = db.admin_client().await;
-    c.query_one(
-        "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ($1, $2, $3) RETURNING id",
-        &[&kind, &org, &payload],
-    )
-    .await
-    .expect("plain insert")
-    .get(0)
-}
-
 /// `PROBE`: a tenant job whose effect can be counted. It waits `sleep_ms`
 /// (a job in flight for a crash to hit), then appends one `+` to its
 /// item's subject, in its tenant transaction. After any number of crashes,
@@ -287,132 +212,4 @@ pub async fn marks(db: &TestDb, items: &[Uuid]) -> Vec<i64> {
         out.push(i64::from(n));
     }
     out
-}
-
-/// Counts jobs in `state` among `ids`.
-pub async fn count_state(db: &TestDb, ids: &[i64], state: &str) -> i64 {
-    admin_count(
-        db,
-        "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND state = $2",
-        &[&ids, &state],
-    )
-    .await
-}
-
-/// Waits (bounded) until `cond` holds, checking every 25 ms.
-pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Sends SIGKILL to a process.
-pub fn sigkill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// A PgBouncer in transaction pooling mode in front of the test server, on
-/// a free local port. Stopped on drop.
-pub struct PgBouncer {
-    child: Child,
-    pub port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl PgBouncer {
-    /// One server connection per database: every transaction of every
-    /// client shares it.
-    pub fn start() -> PgBouncer {
-        Self::with_pool_size(1)
-    }
-
-    /// `pool_size` server connections per database: consecutive
-    /// transactions of one client may run on different server connections,
-    /// so a named statement prepared in one is missing in the next.
-    pub fn with_pool_size(pool_size: usize) -> PgBouncer {
-        let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect(
-                "pgbouncer is not installed: scripts/test installs it (apt-get install pgbouncer)",
-            );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let dir = std::env::temp_dir().join(format!(
-            "orgjobs-queue-pgbouncer-{}-{port}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let ini = format!(
-            "[databases]\n* = host=127.0.0.1 port=5432\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
-             unix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\npool_mode = transaction\n\
-             default_pool_size = {pool_size}\nmin_pool_size = 0\nmax_client_conn = 200\nlogfile = {d}/pgbouncer.log\n\
-             ignore_startup_parameters = extra_float_digits,options\n",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("ini");
-        std::fs::write(
-            dir.join("users.txt"),
-            "\"postgres\" \"\"\n\"orgjobs_worker\" \"\"\n",
-        )
-        .expect("users");
-        // PgBouncer refuses to run as root; -u drops to the postgres user.
-        let _ = Command::new("chmod")
-            .args(["-R", "a+rwx"])
-            .arg(&dir)
-            .status();
-        let mut cmd = Command::new(bin);
-        if Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout.starts_with(b"0"))
-            .unwrap_or(false)
-        {
-            cmd.args(["-u", "postgres"]);
-        }
-        let child = cmd
-            .arg(dir.join("pgbouncer.ini"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pgbouncer");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "pgbouncer did not start; see {}",
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        PgBouncer { child, port, dir }
-    }
-
-    /// A plain-TCP URL of `dbname` through this PgBouncer.
-    pub fn url(&self, dbname: &str) -> String {
-        format!(
-            "postgres://postgres@127.0.0.1:{}/{dbname}?sslmode=disable",
-            self.port
-        )
-    }
-}
-
-impl Drop for PgBouncer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }

@@ -125,84 +125,40 @@ async fn run(spec: Spec) -> i32 {
 }
 
 /// A worker process started by a test. Killed on drop.
-pub struct WorkerProcess {
-    pub child: Child,
-    pub lines: Arc<Mutex<Vec<String>>>,
+pub struct WorkerProcess(orgjobs_testdb::LoggedChild);
+
+impl std::ops::Deref for WorkerProcess {
+    type Target = orgjobs_testdb::LoggedChild;
+    fn deref(&self) -> &orgjobs_testdb::LoggedChild {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut orgjobs_testdb::LoggedChild {
+        &mut self.0
+    }
 }
 
 impl WorkerProcess {
     /// Starts a worker process per `spec` and waits until it runs.
     pub fn start(spec: &Spec) -> WorkerProcess {
         let exe = std::env::current_exe().expect("the test binary");
-        let mut child = Command::new(exe)
-            .args([
-                "worker_process_entry",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-            ])
-            .env(SPEC_VAR, serde_json::to_string(spec).expect("spec"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn worker");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("\"worker_started\"") {
-                    let _ = tx.send(());
-                }
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        if let Err(e) = rx.recv_timeout(Duration::from_secs(20)) {
-            std::thread::sleep(Duration::from_millis(100));
-            panic!(
-                "worker process did not start ({e}); its output:\n{}",
-                lines.lock().expect("lock").join("\n")
-            );
-        }
-        WorkerProcess { child, lines }
-    }
-
-    /// Its log lines that are JSON.
-    pub fn logs(&self) -> Vec<serde_json::Value> {
-        self.lines
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "worker_process_entry",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(SPEC_VAR, serde_json::to_string(spec).expect("spec"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null());
+        WorkerProcess(orgjobs_testdb::LoggedChild::spawn(cmd, "worker_started").0)
     }
 
     /// SIGTERM, then the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "worker did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.0.terminate()
     }
 }

@@ -1,6 +1,6 @@
 //! Shared test support: a migrated database per test, organizations seeded
 //! through tenant transactions, and an in-process worker run to drain.
-#![allow(dead_code, missing_docs)]
+#![allow(dead_code, missing_docs, unused_imports)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,6 +12,11 @@ use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::{Metrics, Registry, RunSummary, SessionConfig, TenantTx, Worker, WorkerConfig};
 use orgjobs_testdb::TestDb;
 use uuid::Uuid;
+
+pub use orgjobs_testdb::{
+    JobRow, PgBouncer, admin_count, count_state, insert_raw, job, register, sigkill,
+    wait_for_state, wait_until,
+};
 
 pub async fn db() -> TestDb {
     TestDb::new(&orgjobs_helpdesk::migrations()).await
@@ -56,50 +61,6 @@ pub async fn drain(
         .expect("worker ran")
 }
 
-/// Counts rows as the admin (superuser) login.
-pub async fn admin_count(
-    db: &TestDb,
-    sql: &str,
-    params: &[&(dyn orgjobs_queue::tokio_postgres::types::ToSql + Sync)],
-) -> i64 {
-    let c = db.admin_client().await;
-    c.query_one(sql, params).await.expect(sql).get(0)
-}
-
-pub struct JobRow {
-    pub state: String,
-    pub attempt: i32,
-    pub last_error: Option<String>,
-    pub errors: serde_json::Value,
-    pub run_at_in_secs: f64,
-}
-
-pub async fn job(db: &TestDb, id: i64) -> JobRow {
-    let c = db.admin_client().await;
-    let r = c
-        .query_one(
-            "SELECT state, attempt, last_error, errors, extract(epoch FROM run_at - now())::float8
-             FROM orgjobs.jobs WHERE id = $1",
-            &[&id],
-        )
-        .await
-        .expect("job row");
-    JobRow {
-        state: r.get(0),
-        attempt: r.get(1),
-        last_error: r.get(2),
-        errors: r.get(3),
-        run_at_in_secs: r.get(4),
-    }
-}
-
-/// Records the registry's kinds (as `orgjobs migrate` and the worker do),
-/// so that `orgjobs.add_job` accepts them.
-pub async fn register(pool: &Pool, reg: &Registry) {
-    let c = pool.get().await.expect("conn");
-    reg.register_kinds(&c).await.expect("register kinds");
-}
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_orgjobs");
 pub const FAULT_BIN: &str = env!("CARGO_BIN_EXE_orgjobs-fault-worker");
 
@@ -121,10 +82,24 @@ pub fn text(o: &Output) -> String {
     )
 }
 
+/// A worker process of the `orgjobs` binary (or the fault worker), with
+/// `/metrics` on a port of its own.
 pub struct WorkerProcess {
-    pub child: Child,
-    pub lines: Arc<Mutex<Vec<String>>>,
+    proc: orgjobs_testdb::LoggedChild,
     pub metrics_addr: String,
+}
+
+impl std::ops::Deref for WorkerProcess {
+    type Target = orgjobs_testdb::LoggedChild;
+    fn deref(&self) -> &orgjobs_testdb::LoggedChild {
+        &self.proc
+    }
+}
+
+impl std::ops::DerefMut for WorkerProcess {
+    fn deref_mut(&mut self) -> &mut orgjobs_testdb::LoggedChild {
+        &mut self.proc
+    }
 }
 
 impl WorkerProcess {
@@ -133,51 +108,21 @@ impl WorkerProcess {
     }
 
     pub fn start_bin(bin: &str, url: &str, extra: &[&str]) -> WorkerProcess {
-        let mut args = vec![
+        let mut cmd = Command::new(bin);
+        cmd.args([
             "worker",
             "--metrics-addr",
             "127.0.0.1:0",
             "--poll-interval-ms",
             "100",
-        ];
-        args.extend_from_slice(extra);
-        let mut child = Command::new(bin)
-            .args(&args)
-            .env("DATABASE_URL", url)
-            .env("ORGJOBS_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn worker");
-        let stderr = child.stderr.take().expect("stderr");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
-                    if v["event"] == "metrics_listening" {
-                        let _ = tx.send(v["addr"].as_str().unwrap_or_default().to_owned());
-                    }
-                }
-                sink.lock().expect("lock").push(line);
-            }
-        });
-        let metrics_addr = match rx.recv_timeout(Duration::from_secs(20)) {
-            Ok(addr) => addr,
-            Err(e) => {
-                std::thread::sleep(Duration::from_millis(100));
-                panic!(
-                    "worker did not announce its metrics address ({e}); its output:\n{}",
-                    lines.lock().expect("lock").join("\n")
-                )
-            }
-        };
-        WorkerProcess {
-            child,
-            lines,
-            metrics_addr,
-        }
+        ])
+        .args(extra)
+        .env("DATABASE_URL", url)
+        .env("ORGJOBS_LOG", "info")
+        .stdout(Stdio::null());
+        let (proc, ready) = orgjobs_testdb::LoggedChild::spawn(cmd, "metrics_listening");
+        let metrics_addr = ready["addr"].as_str().unwrap_or_default().to_owned();
+        WorkerProcess { proc, metrics_addr }
     }
 
     pub fn get(&self, path: &str) -> String {
@@ -192,73 +137,10 @@ impl WorkerProcess {
         out
     }
 
-    pub fn logs(&self) -> Vec<serde_json::Value> {
-        self.lines
-            .lock()
-            .expect("lock")
-            .iter()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
-    }
-
     /// SIGTERM, then the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().to_string();
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "worker did not exit after SIGTERM"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+    pub fn terminate(self) -> std::process::ExitStatus {
+        self.proc.terminate()
     }
-}
-
-impl Drop for WorkerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub async fn wait_for_state(db: &TestDb, id: i64, state: &str) -> JobRow {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let row = job(db, id).await;
-        if row.state == state {
-            return row;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job {id} stayed {} (wanted {state})",
-            row.state
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-pub async fn insert_raw(
-    db: &TestDb,
-    kind: &str,
-    org: Option<uuid::Uuid>,
-    payload: serde_json::Value,
-) -> i64 {
-    let c = db.admin_client().await;
-    c.query_one(
-        "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ($1, $2, $3) RETURNING id",
-        &[&kind, &org, &payload],
-    )
-    .await
-    .expect("plain insert")
-    .get(0)
 }
 
 /// An organization with `n` tickets; returns it and the ticket ids.
@@ -346,128 +228,6 @@ pub async fn marks(db: &TestDb, tickets: &[Uuid]) -> Vec<i64> {
         out.push(i64::from(n));
     }
     out
-}
-
-/// Counts jobs in `state` among `ids`.
-pub async fn count_state(db: &TestDb, ids: &[i64], state: &str) -> i64 {
-    admin_count(
-        db,
-        "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND state = $2",
-        &[&ids, &state],
-    )
-    .await
-}
-
-/// Waits (bounded) until `cond` holds, checking every 25 ms.
-pub async fn wait_until<F, Fut>(limit: Duration, what: &str, mut cond: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let start = Instant::now();
-    while !cond().await {
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
-/// Sends SIGKILL to a process.
-pub fn sigkill(child: &mut Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// A PgBouncer in transaction pooling mode in front of the test server, on
-/// a free local port. Stopped on drop.
-pub struct PgBouncer {
-    child: Child,
-    pub port: u16,
-    dir: std::path::PathBuf,
-}
-
-impl PgBouncer {
-    /// One server connection per database: every transaction of every
-    /// client shares it.
-    pub fn start() -> PgBouncer {
-        Self::with_pool_size(1)
-    }
-
-    /// `pool_size` server connections per database: consecutive
-    /// transactions of one client may run on different server connections,
-    /// so a named statement prepared in one is missing in the next.
-    pub fn with_pool_size(pool_size: usize) -> PgBouncer {
-        let bin = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"]
-            .into_iter()
-            .find(|p| std::path::Path::new(p).exists())
-            .expect(
-                "pgbouncer is not installed: scripts/test installs it (apt-get install pgbouncer)",
-            );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("free port");
-        let dir =
-            std::env::temp_dir().join(format!("orgjobs-pgbouncer-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("dir");
-        let ini = format!(
-            "[databases]\n* = host=127.0.0.1 port=5432\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n\
-             unix_socket_dir =\nauth_type = trust\nauth_file = {d}/users.txt\npool_mode = transaction\n\
-             default_pool_size = {pool_size}\nmin_pool_size = 0\nmax_client_conn = 200\nlogfile = {d}/pgbouncer.log\n\
-             ignore_startup_parameters = extra_float_digits,options\n",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("pgbouncer.ini"), ini).expect("ini");
-        std::fs::write(
-            dir.join("users.txt"),
-            "\"postgres\" \"\"\n\"orgjobs_worker\" \"\"\n",
-        )
-        .expect("users");
-        // PgBouncer refuses to run as root; -u drops to the postgres user.
-        let _ = Command::new("chmod")
-            .args(["-R", "a+rwx"])
-            .arg(&dir)
-            .status();
-        let mut cmd = Command::new(bin);
-        if Command::new("id")
-            .arg("-u")
-            .output()
-            .map(|o| o.stdout.starts_with(b"0"))
-            .unwrap_or(false)
-        {
-            cmd.args(["-u", "postgres"]);
-        }
-        let child = cmd
-            .arg(dir.join("pgbouncer.ini"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start pgbouncer");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "pgbouncer did not start; see {}",
-                dir.display()
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        PgBouncer { child, port, dir }
-    }
-
-    pub fn url(&self, dbname: &str) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/{dbname}", self.port)
-    }
-}
-
-impl Drop for PgBouncer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
 }
 
 /// An organization with a chosen id (so that tests know the fair claim's
