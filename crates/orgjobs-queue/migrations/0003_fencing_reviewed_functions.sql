@@ -72,3 +72,19 @@ SELECT orgjobs.mark_reviewed('orgjobs.add_job(text,uuid,jsonb,timestamptz,intege
 SELECT orgjobs.mark_reviewed('orgjobs.complete_job(bigint,integer,text)');
 
 GRANT SELECT ON orgjobs.reviewed_functions TO orgjobs_worker;
+
+-- What a tenant table is, in one place: an ordinary or partitioned table
+-- (not a partition) outside the system schemas and orgjobs with an
+-- organization_id column. The startup check, the proof and its audits read
+-- this view, so a new table is covered without anyone registering it.
+CREATE VIEW orgjobs.tenant_tables AS
+SELECT c.oid AS relid
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a
+  ON a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
+WHERE c.relkind IN ('r', 'p')
+  AND NOT c.relispartition
+  AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'orgjobs')
+  AND n.nspname NOT LIKE 'pg\_%';
+GRANT SELECT ON orgjobs.tenant_tables TO orgjobs_worker;

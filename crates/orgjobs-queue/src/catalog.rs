@@ -2,8 +2,10 @@
 //! login's, and every tenant table with its row-level security state.
 //!
 //! A tenant table is any ordinary or partitioned table outside the system
-//! schemas and `orgjobs` that has an `organization_id` column. Discovery is
-//! by catalog, so a new table is checked without anyone registering it.
+//! schemas and `orgjobs` that has an `organization_id` column: the view
+//! `orgjobs.tenant_tables` (migration 0003) says so once, for this module
+//! and the audits. Discovery is by catalog, so a new table is checked
+//! without anyone registering it.
 //! The worker refuses to start, and `orgjobs proof` fails, on any problem
 //! found here or by [`crate::audit`] (the ways around a table's policy).
 
@@ -187,8 +189,8 @@ pub async fn tenant_tables(
                         CASE WHEN pg_catalog.has_table_privilege($1, c.oid, 'TRIGGER') THEN 'TRIGGER' END,
                         CASE WHEN pg_catalog.has_table_privilege($1, c.oid, 'REFERENCES') THEN 'REFERENCES' END
                     ], NULL)
-             FROM pg_catalog.pg_class c
-             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             FROM orgjobs.tenant_tables tt
+             JOIN pg_catalog.pg_class c ON c.oid = tt.relid
              JOIN pg_catalog.pg_attribute a
                ON a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
              LEFT JOIN LATERAL (
@@ -202,10 +204,6 @@ pub async fn tenant_tables(
                  FROM pg_catalog.pg_policy pol
                  WHERE pol.polrelid = c.oid
              ) p ON true
-             WHERE c.relkind IN ('r', 'p')
-               AND NOT c.relispartition
-               AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'orgjobs')
-               AND n.nspname NOT LIKE 'pg\\_%'
              GROUP BY c.oid, c.relrowsecurity, c.relforcerowsecurity, a.attgenerated, a.attnotnull,
                       c.relname, c.relowner
              ORDER BY 1",

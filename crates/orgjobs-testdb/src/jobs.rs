@@ -123,3 +123,52 @@ where
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
+
+/// Enqueues one `kind` job of `org` per row id, with the payload
+/// `{field: id, "sleep_ms": sleep_ms}` (the probe jobs of crash tests);
+/// returns the job ids.
+pub async fn enqueue_probes(
+    db: &TestDb,
+    kind: &str,
+    org: Uuid,
+    field: &str,
+    ids: &[Uuid],
+    sleep_ms: u64,
+) -> Vec<i64> {
+    let c = db.admin_client().await;
+    let mut jobs = Vec::new();
+    for id in ids {
+        let payload = serde_json::json!({ field: id, "sleep_ms": sleep_ms });
+        let job: i64 = c
+            .query_one(
+                "SELECT orgjobs.add_job($1, $2, $3)",
+                &[&kind, &org, &payload],
+            )
+            .await
+            .expect("enqueue probe")
+            .get(0);
+        jobs.push(job);
+    }
+    jobs
+}
+
+/// How many `+` marks the `subject` of each row of `table` carries: a
+/// probe's effects, one per completed job. The table name is quoted by the
+/// server.
+pub async fn marks(db: &TestDb, table: &str, ids: &[Uuid]) -> Vec<i64> {
+    let c = db.admin_client().await;
+    let sql: String = c
+        .query_one(
+            r#"SELECT format('SELECT length(subject) - length(replace(subject, ''+'', '''')) FROM %I WHERE id = $1', $1::text)"#,
+            &[&table],
+        )
+        .await
+        .expect("format")
+        .get(0);
+    let mut out = Vec::new();
+    for id in ids {
+        let n: i32 = c.query_one(&sql, &[id]).await.expect("row").get(0);
+        out.push(i64::from(n));
+    }
+    out
+}

@@ -23,7 +23,8 @@ use orgjobs_queue::{DbUrl, Migration, apply_pending, ensure_roles, set_strict};
 use tokio_postgres::Client;
 
 pub use jobs::{
-    JobRow, admin_count, count_state, insert_raw, job, register, wait_for_state, wait_until,
+    JobRow, admin_count, count_state, enqueue_probes, insert_raw, job, marks, register,
+    wait_for_state, wait_until,
 };
 pub use pgbouncer::PgBouncer;
 pub use process::{LoggedChild, sigkill};

@@ -4,14 +4,7 @@
 -- Key checks bypass row-level security, so with such a key an insert can
 -- tell whether another organization's row exists.
 WITH tenant_tables AS (
-    SELECT c.oid
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_catalog.pg_attribute a
-      ON a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
-    WHERE c.relkind IN ('r', 'p')
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'orgjobs')
-      AND n.nspname NOT LIKE 'pg\_%'
+    SELECT relid AS oid FROM orgjobs.tenant_tables
 )
 SELECT con.conname::text, con.conrelid::regclass::text, con.confrelid::regclass::text
 FROM pg_catalog.pg_constraint con

@@ -6,14 +6,7 @@
 -- Returns each such relation, its kind ('v' or 'm') and the tenant tables
 -- it reaches.
 WITH RECURSIVE tenant_tables AS (
-    SELECT c.oid
-    FROM pg_catalog.pg_class c
-    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-    JOIN pg_catalog.pg_attribute a
-      ON a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
-    WHERE c.relkind IN ('r', 'p')
-      AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'orgjobs')
-      AND n.nspname NOT LIKE 'pg\_%'
+    SELECT relid AS oid FROM orgjobs.tenant_tables
 ),
 refs (view_oid, ref_oid) AS (
     SELECT DISTINCT r.ev_class, d.refobjid

@@ -56,15 +56,10 @@ pub(super) async fn context_ends_check(
         }
     }
     Ok((
-        Check::new(
+        Check::from_problems(
             "context ends with the transaction",
-            problems.is_empty(),
-            if problems.is_empty() {
-                "after commit and after rollback, on the same connection: no context, login role"
-                    .to_owned()
-            } else {
-                problems.join("; ")
-            },
+            problems,
+            "after commit and after rollback, on the same connection: no context, login role",
         ),
         conn,
     ))

@@ -43,6 +43,18 @@ pub struct Check {
 }
 
 impl Check {
+    /// A pass that says `fine` when `problems` is empty, else a failure
+    /// that lists them.
+    fn from_problems(
+        name: impl Into<String>,
+        problems: Vec<String>,
+        fine: impl Into<String>,
+    ) -> Self {
+        let ok = problems.is_empty();
+        let detail = if ok { fine.into() } else { problems.join("; ") };
+        Check::new(name, ok, detail)
+    }
+
     fn new(name: impl Into<String>, ok: bool, detail: impl Into<String>) -> Self {
         Check {
             name: name.into(),
@@ -143,14 +155,10 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
     }
     for t in &tables {
         let problems = t.problems();
-        checks.push(Check::new(
+        checks.push(Check::from_problems(
             format!("rls {}", t.name),
-            problems.is_empty(),
-            if problems.is_empty() {
-                "enabled, forced, standard policy".to_owned()
-            } else {
-                problems.join("; ")
-            },
+            problems,
+            "enabled, forced, standard policy",
         ));
     }
 

@@ -16,11 +16,7 @@ pub(super) async fn no_context_check(
     some_org: Uuid,
 ) -> Result<Check, DbError> {
     let mut problems = Vec::new();
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| DbError::query("beginning the no-context check", e))?;
-    let result = async {
+    let failed = rolled_back(client, "the no-context check", || async {
         client.query(SET_TENANT_CONTEXT, &[&tenant, &""]).await?;
         for t in tables {
             let n: i64 = client
@@ -45,25 +41,38 @@ pub(super) async fn no_context_check(
                 }
             }
         }
-        Ok::<_, tokio_postgres::Error>(())
-    }
-    .await;
-    let _ = client.batch_execute("ROLLBACK").await;
-    if let Err(e) = result {
-        problems.push(format!("error: {}", PgErr(&e)));
-    }
-    Ok(Check::new(
+        Ok(())
+    })
+    .await?;
+    problems.extend(failed);
+    Ok(Check::from_problems(
         "no context: nothing visible, writes rejected",
-        problems.is_empty(),
-        if problems.is_empty() {
-            format!(
-                "{} tables: 0 rows visible, inserts rejected, updates reach nothing",
-                tables.len()
-            )
-        } else {
-            problems.join("; ")
-        },
+        problems,
+        format!(
+            "{} tables: 0 rows visible, inserts rejected, updates reach nothing",
+            tables.len()
+        ),
     ))
+}
+
+/// Runs `body` inside a transaction that is rolled back; returns its error,
+/// if it failed, as one more problem to report.
+async fn rolled_back<F, Fut>(
+    client: &Client,
+    what: &'static str,
+    body: F,
+) -> Result<Option<String>, DbError>
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<(), tokio_postgres::Error>>,
+{
+    client
+        .batch_execute("BEGIN")
+        .await
+        .map_err(|e| DbError::query(what, e))?;
+    let result = body().await;
+    let _ = client.batch_execute("ROLLBACK").await;
+    Ok(result.err().map(|e| format!("error: {}", PgErr(&e))))
 }
 
 /// Runs `sql` (with `$1` = `org`) inside a savepoint and expects the server
@@ -96,13 +105,9 @@ pub(super) async fn cross_org_check(
     org_a: Uuid,
     org_b: Uuid,
 ) -> Result<Check, DbError> {
-    let mut problems = Vec::new();
-    client
-        .batch_execute("BEGIN")
-        .await
-        .map_err(|e| DbError::query("beginning the cross-organization check", e))?;
     let org_a_text = org_a.to_string();
-    let result = async {
+    let mut problems = Vec::new();
+    let failed = rolled_back(client, "the cross-organization check", || async {
         client
             .query(SET_TENANT_CONTEXT, &[&tenant, &org_a_text])
             .await?;
@@ -137,20 +142,13 @@ pub(super) async fn cross_org_check(
                 }
             }
         }
-        Ok::<_, tokio_postgres::Error>(())
-    }
-    .await;
-    let _ = client.batch_execute("ROLLBACK").await;
-    if let Err(e) = result {
-        problems.push(format!("error: {}", PgErr(&e)));
-    }
-    Ok(Check::new(
+        Ok(())
+    })
+    .await?;
+    problems.extend(failed);
+    Ok(Check::from_problems(
         "another organization's rows cannot be written",
-        problems.is_empty(),
-        if problems.is_empty() {
-            format!("as {org_a}: inserts for {org_b} rejected, updates and deletes reach nothing")
-        } else {
-            problems.join("; ")
-        },
+        problems,
+        format!("as {org_a}: inserts for {org_b} rejected, updates and deletes reach nothing"),
     ))
 }

@@ -125,23 +125,7 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             tx.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind();
             let outcome = tokio::time::timeout(timeout, run).await;
-            count_rls_denials(ctx, &tx);
-            match outcome {
-                Ok(result) => {
-                    settle(
-                        tx.into_scoped(),
-                        result,
-                        job,
-                        &ctx.config.worker_id,
-                        &ctx.completer,
-                    )
-                    .await
-                }
-                Err(_) => {
-                    tx.into_scoped().abort(&ctx.config.tls).await;
-                    Err(timed_out(timeout))
-                }
-            }
+            finish(ctx, job, tx.into_scoped(), outcome, timeout).await
         }
         Entry::Global(parse, role) => {
             if let Some(org) = job.org {
@@ -156,23 +140,31 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             session.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
             let outcome = tokio::time::timeout(timeout, run).await;
-            count_rls_denials(ctx, &session);
-            match outcome {
-                Ok(result) => {
-                    settle(
-                        session.into_scoped(),
-                        result,
-                        job,
-                        &ctx.config.worker_id,
-                        &ctx.completer,
-                    )
-                    .await
-                }
-                Err(_) => {
-                    session.into_scoped().abort(&ctx.config.tls).await;
-                    Err(timed_out(timeout))
-                }
-            }
+            finish(ctx, job, session.into_scoped(), outcome, timeout).await
+        }
+    }
+}
+
+/// What a handler returned (or that it panicked), or that it ran out of
+/// time.
+type HandlerOutcome =
+    Result<std::thread::Result<Result<(), JobError>>, tokio::time::error::Elapsed>;
+
+/// Ends a job's transaction per its handler's outcome: completion and
+/// commit, rollback and a failure, or (timed out) cancel and close.
+async fn finish(
+    ctx: &Ctx,
+    job: &ClaimedJob,
+    tx: ScopedTx,
+    outcome: HandlerOutcome,
+    timeout: Duration,
+) -> Result<(), Failure> {
+    count_rls_denials(ctx, &tx);
+    match outcome {
+        Ok(result) => settle(tx, result, job, &ctx.config.worker_id, &ctx.completer).await,
+        Err(_) => {
+            tx.abort(&ctx.config.tls).await;
+            Err(timed_out(timeout))
         }
     }
 }

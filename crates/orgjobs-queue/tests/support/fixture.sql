@@ -15,17 +15,20 @@ CREATE TABLE public.items (
     PRIMARY KEY (organization_id, id)
 );
 
-ALTER TABLE public.orgs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.orgs FORCE ROW LEVEL SECURITY;
-ALTER TABLE public.items ENABLE ROW LEVEL SECURITY;
-ALTER TABLE public.items FORCE ROW LEVEL SECURITY;
-
-CREATE POLICY tenant_isolation ON public.orgs FOR ALL
-    USING (organization_id = orgjobs.current_org())
-    WITH CHECK (organization_id = orgjobs.current_org());
-CREATE POLICY tenant_isolation ON public.items FOR ALL
-    USING (organization_id = orgjobs.current_org())
-    WITH CHECK (organization_id = orgjobs.current_org());
+-- Every tenant table gets RLS enabled and forced, and the standard policy.
+DO $fixture$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['orgs', 'items'] LOOP
+        EXECUTE format('ALTER TABLE public.%I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE public.%I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY tenant_isolation ON public.%I FOR ALL '
+                       'USING (organization_id = orgjobs.current_org()) '
+                       'WITH CHECK (organization_id = orgjobs.current_org())', t);
+    END LOOP;
+END
+$fixture$;
 CREATE POLICY global_list_orgs ON public.orgs FOR SELECT TO orgjobs_global USING (true);
 
 GRANT SELECT, INSERT, UPDATE ON public.orgs TO orgjobs_tenant;

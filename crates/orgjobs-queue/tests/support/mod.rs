@@ -182,34 +182,10 @@ pub fn probe_registry(metrics: &Metrics) -> Registry {
 
 /// Enqueues one `PROBE` per item; returns the job ids.
 pub async fn enqueue_probes(db: &TestDb, org: Uuid, items: &[Uuid], sleep_ms: u64) -> Vec<i64> {
-    let c = db.admin_client().await;
-    let mut ids = Vec::new();
-    for t in items {
-        let payload = serde_json::json!({ "item_id": t, "sleep_ms": sleep_ms });
-        let id: i64 = c
-            .query_one("SELECT orgjobs.add_job('PROBE', $1, $2)", &[&org, &payload])
-            .await
-            .expect("enqueue probe")
-            .get(0);
-        ids.push(id);
-    }
-    ids
+    orgjobs_testdb::enqueue_probes(db, "PROBE", org, "item_id", items, sleep_ms).await
 }
 
 /// How many `+` marks each item carries (its probe's effects).
 pub async fn marks(db: &TestDb, items: &[Uuid]) -> Vec<i64> {
-    let c = db.admin_client().await;
-    let mut out = Vec::new();
-    for t in items {
-        let n: i32 = c
-            .query_one(
-                "SELECT length(subject) - length(replace(subject, '+', '')) FROM items WHERE id = $1",
-                &[t],
-            )
-            .await
-            .expect("item")
-            .get(0);
-        out.push(i64::from(n));
-    }
-    out
+    orgjobs_testdb::marks(db, "items", items).await
 }

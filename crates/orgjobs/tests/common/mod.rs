@@ -146,29 +146,7 @@ impl WorkerProcess {
 /// An organization with `n` tickets; returns it and the ticket ids.
 pub async fn seed_org_tickets(pool: &Pool, name: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     let org = Uuid::new_v4();
-    let tx = TenantTx::begin(
-        pool.get().await.expect("conn"),
-        org,
-        &SessionConfig::default(),
-    )
-    .await
-    .expect("begin");
-    create_organization(&tx, name).await.expect("org");
-    let mut ids = Vec::new();
-    for i in 0..n {
-        let id = insert_ticket(
-            &tx,
-            &NewTicket {
-                subject: format!("probe{i}"),
-                ..NewTicket::default()
-            },
-        )
-        .await
-        .expect("ticket");
-        ids.push(id);
-    }
-    drop(tx.commit().await.expect("commit"));
-    forget_fixture_jobs(pool, org).await;
+    let ids = seed(pool, org, name, n, "probe").await;
     (org, ids)
 }
 
@@ -195,44 +173,25 @@ pub fn fault_registry() -> Registry {
 
 /// Enqueues one FAULT_PROBE per ticket; returns the job ids.
 pub async fn enqueue_probes(db: &TestDb, org: Uuid, tickets: &[Uuid], sleep_ms: u64) -> Vec<i64> {
-    let c = db.admin_client().await;
-    let mut ids = Vec::new();
-    for t in tickets {
-        let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": sleep_ms });
-        let id: i64 = c
-            .query_one(
-                "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
-                &[&org, &payload],
-            )
-            .await
-            .expect("enqueue probe")
-            .get(0);
-        ids.push(id);
-    }
-    ids
+    orgjobs_testdb::enqueue_probes(db, "FAULT_PROBE", org, "ticket_id", tickets, sleep_ms).await
 }
 
 /// How many `+` marks each ticket carries (its probe's effects).
 pub async fn marks(db: &TestDb, tickets: &[Uuid]) -> Vec<i64> {
-    let c = db.admin_client().await;
-    let mut out = Vec::new();
-    for t in tickets {
-        let n: i32 = c
-            .query_one(
-                "SELECT length(subject) - length(replace(subject, '+', '')) FROM tickets WHERE id = $1",
-                &[t],
-            )
-            .await
-            .expect("ticket")
-            .get(0);
-        out.push(i64::from(n));
-    }
-    out
+    orgjobs_testdb::marks(db, "tickets", tickets).await
 }
 
 /// An organization with a chosen id (so that tests know the fair claim's
 /// key order), one agent and `tickets` tickets.
 pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> Uuid {
+    seed(pool, org, name, tickets, "t").await;
+    org
+}
+
+/// Creates organization `org` with one agent and `n` tickets (subjects
+/// `{prefix}0`...) through its own tenant transaction, then forgets the
+/// helpdesk jobs their insertion enqueued; returns the ticket ids.
+async fn seed(pool: &Pool, org: Uuid, name: &str, n: usize, prefix: &str) -> Vec<Uuid> {
     let tx = TenantTx::begin(
         pool.get().await.expect("conn"),
         org,
@@ -244,20 +203,22 @@ pub async fn seed_org_id(pool: &Pool, org: Uuid, name: &str, tickets: usize) -> 
     insert_agent(&tx, "Agent", "agent@example.com")
         .await
         .expect("agent");
-    for i in 0..tickets {
-        insert_ticket(
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = insert_ticket(
             &tx,
             &NewTicket {
-                subject: format!("t{i}"),
+                subject: format!("{prefix}{i}"),
                 ..NewTicket::default()
             },
         )
         .await
         .expect("ticket");
+        ids.push(id);
     }
     drop(tx.commit().await.expect("commit"));
     forget_fixture_jobs(pool, org).await;
-    org
+    ids
 }
 
 /// Creates the database `orgjobs` on a private server, migrates it in strict
