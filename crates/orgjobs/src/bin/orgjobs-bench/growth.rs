@@ -33,6 +33,8 @@ impl Bench {
                                     (&30.0f64, Type::FLOAT8),
                                     (&Uuid::nil(), Type::UUID),
                                     (&None::<i32>, Type::INT4),
+                                    (&None::<chrono::DateTime<chrono::Utc>>, Type::TIMESTAMPTZ),
+                                    (&orgjobs_queue::CLAIM_LOCK_CLASS, Type::INT4),
                                 ],
                             )
                             .await?
@@ -44,6 +46,7 @@ impl Bench {
                                     (&(self.args.batch as i64), Type::INT8),
                                     (&"bench", Type::TEXT),
                                     (&30.0f64, Type::FLOAT8),
+                                    (&None::<chrono::DateTime<chrono::Utc>>, Type::TIMESTAMPTZ),
                                 ],
                             )
                             .await?
