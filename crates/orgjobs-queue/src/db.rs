@@ -8,6 +8,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::{Client, Config, NoTls};
 
+use crate::cancel::CancelRoute;
 use crate::error::{DbError, PgErr};
 use crate::tls::Tls;
 
@@ -111,6 +112,12 @@ impl DbUrl {
     /// The TLS settings.
     pub fn tls(&self) -> &Tls {
         &self.tls
+    }
+
+    /// Where a worker on this URL sends the cancel requests of timed-out
+    /// jobs (see [`CancelRoute`]).
+    pub fn cancel_route(&self) -> CancelRoute {
+        CancelRoute::new(&self.config, self.tls.clone())
     }
 
     /// The database name, if the URL names one.

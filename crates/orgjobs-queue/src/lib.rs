@@ -12,6 +12,7 @@
 mod admin;
 mod audit;
 mod builtin;
+mod cancel;
 mod catalog;
 mod clock;
 mod databases;
@@ -39,6 +40,7 @@ pub use admin::{
 };
 pub use audit::{Holes, LeakyView, ProbingKey, UnreviewedDefiner, holes};
 pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
+pub use cancel::CancelRoute;
 pub use catalog::{
     RoleAttrs, STANDARD_POLICY_EXPR, TenantTable, login_attrs, role_attrs, tenancy_problems,
     tenant_tables,

@@ -84,6 +84,12 @@ impl PgBouncer {
         PgBouncer { child, port, dir }
     }
 
+    /// Whether the PgBouncer process is still running (it exits on its own
+    /// fatal errors).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// A plain-TCP URL of `dbname` through this PgBouncer.
     pub fn url(&self, dbname: &str) -> String {
         format!(
@@ -95,8 +101,22 @@ impl PgBouncer {
 
 impl Drop for PgBouncer {
     fn drop(&mut self) {
+        let exited = self.child.try_wait().ok().flatten();
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() || exited.is_some() {
+            // Keep the log of a failed test or of a PgBouncer that died.
+            eprintln!(
+                "pgbouncer on port {} ({}); its log: {}",
+                self.port,
+                match exited {
+                    Some(status) => format!("exited early: {status}"),
+                    None => "still running".to_string(),
+                },
+                self.dir.join("pgbouncer.log").display()
+            );
+            return;
+        }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -238,3 +238,51 @@ async fn migrate_and_a_worker_run_over_verify_full() {
         text(&no_root)
     );
 }
+
+/// The cancel request of a timed-out job goes over the same verified TLS as
+/// the pool's connections (a wrong name to verify would fail the
+/// handshake), and it cancels the statement.
+#[tokio::test]
+async fn cancel_requests_go_over_verified_tls() {
+    let pki = Pki::new();
+    let server = tls_server(&pki);
+    let url = DbUrl::parse(&format!(
+        "postgres://postgres@localhost:{}/postgres?sslmode=verify-full&sslrootcert={}",
+        server.port(),
+        pki.path("ca.pem")
+    ))
+    .expect("url");
+    let pool = url.pool(2).await.expect("pool");
+    let sleeper = pool.get().await.expect("conn");
+    let token = sleeper.cancel_token();
+    let sleeping = tokio::spawn(async move { sleeper.batch_execute("SELECT pg_sleep(30)").await });
+    let watcher = pool.get().await.expect("conn");
+    common::wait_until(
+        std::time::Duration::from_secs(10),
+        "the statement to run",
+        || async {
+            watcher
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(30)' AND state = 'active'",
+                    &[],
+                )
+                .await
+                .map(|r| r.get::<_, i64>(0) == 1)
+                .unwrap_or(false)
+        },
+    )
+    .await;
+    url.cancel_route()
+        .cancel(&token)
+        .await
+        .expect("cancel request over verify-full");
+    let err = sleeping
+        .await
+        .expect("join")
+        .expect_err("the statement was cancelled");
+    assert_eq!(
+        err.code(),
+        Some(&orgjobs_queue::tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
+}

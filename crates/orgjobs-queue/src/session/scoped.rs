@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use deadpool_postgres::{Object, Pool};
 use tokio::sync::OnceCell;
@@ -13,10 +14,11 @@ use tokio_postgres::{Row, Statement};
 
 use super::TxError;
 use super::guard::refused_keyword;
+use crate::cancel::CancelRoute;
 use crate::db::Unfinished;
 use crate::error::DbError;
+use crate::handler::JobError;
 use crate::statements::{self, StatementMode, Typed};
-use crate::tls::Tls;
 
 /// SQLSTATE of a privilege error (insufficient_privilege), which is what a
 /// row-level security WITH CHECK violation raises.
@@ -24,6 +26,9 @@ const RLS_DENIED_SQLSTATE: &str = "42501";
 /// The server function that raises row-level security WITH CHECK
 /// violations (the error's `routine` field, the same in every language).
 const RLS_CHECK_ROUTINE: &str = "ExecWithCheckOptions";
+
+/// How often [`ScopedTx::pause`] looks for a cancellation request.
+const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
 /// One job transaction: the query surface shared by [`TenantTx`] and
 /// [`GlobalTx`]. It can run statements; it cannot commit, roll back or
@@ -183,6 +188,25 @@ impl ScopedTx {
         self.cancel.load(Ordering::Relaxed)
     }
 
+    /// Waits `duration`, or until someone asks to cancel the job, whichever
+    /// comes first (the request is looked at every 50 ms). For handlers
+    /// that wait on something outside the database. A cancelled wait returns
+    /// an error that, returned from the handler, rolls back its writes and
+    /// ends the job `cancelled`.
+    pub async fn pause(&self, duration: Duration) -> Result<(), JobError> {
+        let deadline = tokio::time::Instant::now() + duration;
+        loop {
+            if self.cancel_requested() {
+                return Err(JobError::discard("cancelled on request"));
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return Ok(());
+            }
+            tokio::time::sleep(left.min(CANCEL_CHECK_INTERVAL)).await;
+        }
+    }
+
     pub(crate) fn set_cancel_flag(&mut self, flag: Arc<AtomicBool>) {
         self.cancel = flag;
     }
@@ -270,18 +294,15 @@ impl ScopedTx {
     /// whatever statement may still run, then closes the connection (the
     /// server rolls back). A late cancel can thus never hit the next user
     /// of a pooled connection.
-    pub(crate) async fn abort(mut self, tls: &Tls) {
+    pub(crate) async fn abort(mut self, route: &CancelRoute) {
         let Some(conn) = self.conn.take() else {
             return;
         };
         let guard = Unfinished::new(conn);
         let token = guard.conn().cancel_token();
-        // The cancel request opens a connection of its own, with the same
-        // TLS as the pool's (a server that requires TLS refuses it plain).
-        let _ = match tls.connector() {
-            Some(c) => token.cancel_query(c.clone()).await,
-            None => token.cancel_query(tokio_postgres::NoTls).await,
-        };
+        if let Err(e) = route.cancel(&token).await {
+            tracing::warn!(event = "cancel_failed", error = %e, "the cancel request of a timed-out job failed; its connection is closed regardless");
+        }
         drop(guard);
     }
 

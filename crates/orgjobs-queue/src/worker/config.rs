@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use uuid::Uuid;
 
+use crate::cancel::CancelRoute;
 use crate::clock::Clock;
 use crate::error::DbError;
 use crate::periodic::Periodic;
 use crate::session::SessionConfig;
-use crate::tls::Tls;
 
 /// How a worker runs.
 #[derive(Clone, Debug)]
@@ -43,9 +43,12 @@ pub struct WorkerConfig {
     pub session: SessionConfig,
     /// This worker's name in `locked_by` and error records.
     pub worker_id: String,
-    /// TLS of the database URL, for the cancel requests of timed-out jobs
-    /// (they open a connection of their own). Default: none.
-    pub tls: Tls,
+    /// Where the cancel requests of timed-out jobs go, with the database
+    /// URL's TLS ([`crate::DbUrl::cancel_route`]; they open a connection of
+    /// their own). The default leaves them to the driver, which closes the
+    /// request's connection without waiting for the server: set it behind
+    /// PgBouncer 1.18 (see [`CancelRoute`]).
+    pub cancel: CancelRoute,
     /// Refuse to start unless strict tenant mode is on (otherwise a warning
     /// is logged).
     pub require_strict: bool,
@@ -68,7 +71,7 @@ impl Default for WorkerConfig {
             org_concurrency: None,
             session: SessionConfig::default(),
             worker_id: default_worker_id(),
-            tls: Tls::default(),
+            cancel: CancelRoute::default(),
             require_strict: false,
             clock: Clock::database(),
         }

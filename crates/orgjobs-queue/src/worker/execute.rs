@@ -163,7 +163,7 @@ async fn finish(
     match outcome {
         Ok(result) => settle(tx, result, job, &ctx.config.worker_id, &ctx.completer).await,
         Err(_) => {
-            tx.abort(&ctx.config.tls).await;
+            tx.abort(&ctx.config.cancel).await;
             Err(timed_out(timeout))
         }
     }

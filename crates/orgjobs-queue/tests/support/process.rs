@@ -108,7 +108,7 @@ async fn run(spec: Spec) -> i32 {
             ..SessionConfig::default()
         },
         worker_id: default_worker_id(),
-        tls: url.tls().clone(),
+        cancel: url.cancel_route(),
         ..WorkerConfig::default()
     };
     let mut worker = Worker::new(pool, registry, metrics, config);

@@ -157,7 +157,7 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             ..SessionConfig::default()
         },
         worker_id: default_worker_id(),
-        tls: db.tls().clone(),
+        cancel: db.cancel_route(),
         require_strict: args.require_strict,
         clock: orgjobs_queue::Clock::database(),
     };

@@ -268,7 +268,7 @@ async fn run_worker(
         concurrency,
         batch_size: concurrency * 2,
         drain: true,
-        tls: db.tls().clone(),
+        cancel: db.cancel_route(),
         ..WorkerConfig::default()
     };
     let worker = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config);

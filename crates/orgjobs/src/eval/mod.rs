@@ -323,7 +323,7 @@ async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
             concurrency: 4,
             batch_size: 8,
             drain: true,
-            tls: db.tls().clone(),
+            cancel: db.cancel_route(),
             ..WorkerConfig::default()
         };
         let summary = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config)
