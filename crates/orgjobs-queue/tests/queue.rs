@@ -42,70 +42,69 @@ fn tags(r: &Record) -> Vec<String> {
     r.0.lock().expect("lock").clone()
 }
 
-/// Runs a non-draining worker until `done` holds (checked on a short
-/// interval) or `limit` passes; returns how long it took.
-async fn run_until(
-    pool: &orgjobs_queue::deadpool_postgres::Pool,
+/// A test database with organization "A" and the `RECORD` kind registered.
+struct Recording {
+    db: orgjobs_testdb::TestDb,
+    pool: orgjobs_queue::deadpool_postgres::Pool,
+    org: Uuid,
+    rec: Record,
     reg: Registry,
-    config: WorkerConfig,
-    listen: Option<orgjobs_queue::DbUrl>,
-    limit: Duration,
-    done: impl Fn() -> bool,
-) -> Duration {
-    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let mut worker = Worker::new(pool.clone(), Arc::new(reg), Metrics::new(), config);
-    if let Some(url) = listen {
-        worker = worker.listen_on(url);
+}
+
+async fn recording(connections: usize) -> Recording {
+    let db = support::db().await;
+    let pool = support::pool(&db, connections).await;
+    let org = support::seed_org(&pool, "A", 0).await;
+    let rec = Record::default();
+    let reg = Registry::new().tenant(rec.clone());
+    support::register(&pool, &reg).await;
+    Recording {
+        db,
+        pool,
+        org,
+        rec,
+        reg,
     }
+}
+
+/// Runs a non-draining worker, listening, with `poll_interval`, until the
+/// first job has been recorded or ten seconds pass; returns how long it took.
+async fn time_to_first_job(r: Recording, poll_interval: Duration) -> (Duration, Record) {
+    let config = WorkerConfig {
+        poll_interval,
+        drain: false,
+        ..support::config(2)
+    };
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let worker = Worker::new(r.pool.clone(), Arc::new(r.reg), Metrics::new(), config)
+        .listen_on(r.db.url().clone());
     let handle = tokio::spawn(worker.run(async {
         let _ = stop_rx.await;
     }));
     let start = Instant::now();
-    while !done() && start.elapsed() < limit {
+    while tags(&r.rec).is_empty() && start.elapsed() < Duration::from_secs(10) {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let took = start.elapsed();
     let _ = stop_tx.send(());
     handle.await.expect("join").expect("worker ran");
-    took
+    (took, r.rec)
 }
 
 #[tokio::test]
 async fn plain_insert_without_notification_is_picked_up_by_polling() {
-    let db = support::db().await;
-    let pool = support::pool(&db, 4).await;
-    let org = support::seed_org(&pool, "A", 0).await;
-    let rec = Record::default();
-    let reg = Registry::new().tenant(rec.clone());
-    support::register(&pool, &reg).await;
-    let c = db.admin_client().await;
+    let r = recording(4).await;
+    let c = r.db.admin_client().await;
     c.batch_execute("ALTER TABLE orgjobs.jobs DISABLE TRIGGER jobs_notify")
         .await
         .expect("disable notify");
     c.execute(
         "INSERT INTO orgjobs.jobs (kind, organization_id, payload) VALUES ('RECORD', $1, '{\"tag\": \"plain\"}')",
-        &[&org],
+        &[&r.org],
     )
     .await
     .expect("plain insert");
-    let config = WorkerConfig {
-        poll_interval: Duration::from_millis(300),
-        ..support::config(2)
-    };
-    let config = WorkerConfig {
-        drain: false,
-        ..config
-    };
-    let r = rec.clone();
-    let took = run_until(
-        &pool,
-        reg,
-        config,
-        Some(db.url().clone()),
-        Duration::from_secs(10),
-        move || !tags(&r).is_empty(),
-    )
-    .await;
+    let (took, rec) = time_to_first_job(r, Duration::from_millis(300)).await;
     assert_eq!(tags(&rec), vec!["plain"]);
     assert!(
         took < Duration::from_secs(3),
@@ -115,23 +114,12 @@ async fn plain_insert_without_notification_is_picked_up_by_polling() {
 
 #[tokio::test]
 async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
-    let db = support::db().await;
-    let pool = support::pool(&db, 4).await;
-    let org = support::seed_org(&pool, "A", 0).await;
-    let rec = Record::default();
-    let reg = Registry::new().tenant(rec.clone());
-    support::register(&pool, &reg).await;
-    let config = WorkerConfig {
-        poll_interval: Duration::from_secs(60),
-        drain: false,
-        ..support::config(2)
-    };
-    let r = rec.clone();
-    let pool2 = pool.clone();
+    let r = recording(4).await;
+    let (pool, org) = (r.pool.clone(), r.org);
     let inserter = tokio::spawn(async move {
         // Insert once the worker listens (it has claimed nothing, so it is
         // idle, waiting on its 60 s poll or a notification).
-        let c = pool2.get().await.expect("conn");
+        let c = pool.get().await.expect("conn");
         let listening = || async {
             c.query_one(
                 "SELECT count(*) FROM pg_stat_activity
@@ -150,15 +138,7 @@ async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
         .await
         .expect("insert");
     });
-    let took = run_until(
-        &pool,
-        reg,
-        config,
-        Some(db.url().clone()),
-        Duration::from_secs(10),
-        move || !tags(&r).is_empty(),
-    )
-    .await;
+    let (took, rec) = time_to_first_job(r, Duration::from_secs(60)).await;
     inserter.await.expect("inserter");
     assert_eq!(tags(&rec), vec!["notified"]);
     assert!(
@@ -169,12 +149,13 @@ async fn notification_wakes_an_idle_worker_long_before_the_next_poll() {
 
 #[tokio::test]
 async fn priorities_order_claims_and_future_jobs_wait() {
-    let db = support::db().await;
-    let pool = support::pool(&db, 3).await;
-    let org = support::seed_org(&pool, "A", 0).await;
-    let rec = Record::default();
-    let reg = Registry::new().tenant(rec.clone());
-    support::register(&pool, &reg).await;
+    let Recording {
+        db,
+        pool,
+        org,
+        rec,
+        reg,
+    } = recording(3).await;
     let c = pool.get().await.expect("conn");
     for (tag, prio) in [("low", 5), ("high", -5), ("mid", 0), ("mid2", 0)] {
         let job = NewJob {
@@ -210,12 +191,13 @@ async fn priorities_order_claims_and_future_jobs_wait() {
 
 #[tokio::test]
 async fn enqueue_in_the_callers_transaction_exists_only_if_it_commits() {
-    let db = support::db().await;
-    let pool = support::pool(&db, 3).await;
-    let org = support::seed_org(&pool, "A", 0).await;
-    let rec = Record::default();
-    let reg = Registry::new().tenant(rec.clone());
-    support::register(&pool, &reg).await;
+    let Recording {
+        db,
+        pool,
+        org,
+        rec,
+        reg,
+    } = recording(3).await;
     let mut client = db.admin_client().await;
     let job = NewJob::new("RECORD")
         .org(org)

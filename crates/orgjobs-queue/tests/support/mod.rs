@@ -146,14 +146,7 @@ impl TenantHandler for Probe {
     type Payload = ProbePayload;
 
     async fn run(&self, tx: &mut TenantTx, p: ProbePayload) -> Result<(), JobError> {
-        let deadline = tokio::time::Instant::now() + Duration::from_millis(p.sleep_ms);
-        while tokio::time::Instant::now() < deadline {
-            if tx.cancel_requested() {
-                return Err(JobError::discard("cancelled on request"));
-            }
-            let step = deadline.saturating_duration_since(tokio::time::Instant::now());
-            tokio::time::sleep(step.min(Duration::from_millis(50))).await;
-        }
+        tx.pause(Duration::from_millis(p.sleep_ms)).await?;
         // $1: the item; RLS limits the update to this organization.
         let n = tx
             .execute(
