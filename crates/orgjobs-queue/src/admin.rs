@@ -336,7 +336,7 @@ pub async fn cancel_job(client: &Client, id: i64) -> Result<CancelOutcome, Admin
     let rows = client
         .query_typed(
             "UPDATE orgjobs.jobs SET cancel_requested_at = coalesce(cancel_requested_at, now())
-             WHERE id = $1 AND state = 'running' RETURNING id",
+             WHERE id = $1 AND (state || '') = 'running' RETURNING id",
             &[(&id, Type::INT8)],
         )
         .await

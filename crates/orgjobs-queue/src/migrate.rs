@@ -41,6 +41,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0003_fencing_reviewed_functions",
         sql: include_str!("../migrations/0003_fencing_reviewed_functions.sql"),
     },
+    Migration {
+        name: "orgjobs/0004_completion_by_primary_key",
+        sql: include_str!("../migrations/0004_completion_by_primary_key.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

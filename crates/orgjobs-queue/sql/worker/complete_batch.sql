@@ -6,6 +6,7 @@
 UPDATE orgjobs.jobs j
 SET state = 'completed', finalized_at = coalesce($4::timestamptz, now()), locked_by = NULL, locked_until = NULL
 FROM unnest($1::bigint[], $2::integer[]) AS done(id, attempt)
+-- (state || ''): by primary key, never a walk of the running jobs (migration 0004).
 WHERE j.id = done.id AND j.attempt = done.attempt
-  AND j.locked_by = $3::text AND j.state = 'running'
+  AND j.locked_by = $3::text AND (j.state || '') = 'running'
 RETURNING j.id

@@ -17,5 +17,6 @@ SET state        = CASE WHEN cancel_requested_at IS NOT NULL THEN 'cancelled'
                        'attempt', attempt, 'at', coalesce($7::timestamptz, now()), 'worker', $3::text, 'error', $4::text)),
     locked_by    = NULL,
     locked_until = NULL
-WHERE id = $1 AND attempt = $2 AND locked_by = $3::text AND state = 'running'
+-- (state || ''): by primary key, never a walk of the running jobs (migration 0004).
+WHERE id = $1 AND attempt = $2 AND locked_by = $3::text AND (state || '') = 'running'
 RETURNING state

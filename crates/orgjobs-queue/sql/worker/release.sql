@@ -13,6 +13,7 @@ SET state        = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled' 
     locked_by    = NULL,
     locked_until = NULL
 FROM unnest($1::bigint[], $2::integer[]) AS held(id, attempt)
+-- (state || ''): by primary key, never a walk of the running jobs (migration 0004).
 WHERE j.id = held.id AND j.attempt = held.attempt
-  AND j.locked_by = $3::text AND j.state = 'running'
+  AND j.locked_by = $3::text AND (j.state || '') = 'running'
 RETURNING j.id
