@@ -12,6 +12,7 @@ use tokio_postgres::types::Type;
 use tracing::warn;
 use uuid::Uuid;
 
+use super::slots::Slot;
 use crate::clock::Clock;
 use crate::db::{Unfinished, checkout};
 use crate::error::{DbError, PgErr};
@@ -43,6 +44,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) attempt: i32,
     /// Set when an operator asks the running job to stop.
     pub(crate) cancel: Arc<AtomicBool>,
+    /// The handler slot it runs in (given by the claim loop).
+    pub(crate) slot: Slot,
 }
 
 /// Where the next fair claim starts its walk over organizations: after the
@@ -215,6 +218,7 @@ fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
             payload: r.get(3),
             attempt: r.get(4),
             cancel: Arc::new(AtomicBool::new(false)),
+            slot: Slot::default(),
         },
     )
 }

@@ -190,17 +190,20 @@ async fn settle(
         Ok(Ok(())) => match tx.complete_and_commit(job.id, job.attempt, worker_id).await {
             Ok(Some(_conn)) => Ok(()),
             // The handler never touched the database: complete in a batch.
-            Ok(None) => match completer.complete(job.id, job.attempt).await {
-                Some(true) => Ok(()),
-                None => Err(Failure::Job(JobError::retry("the completer has stopped"))),
-                // Not completed: the attempt no longer holds the job, or the
-                // statement failed (the lease then expires and the job
-                // re-runs; it wrote nothing, so re-running it duplicates
-                // nothing).
-                Some(false) => Err(Failure::Lost(
-                    "batch completion did not complete the job".to_owned(),
-                )),
-            },
+            Ok(None) => {
+                job.slot.give_back();
+                match completer.complete(job.id, job.attempt).await {
+                    Some(true) => Ok(()),
+                    None => Err(Failure::Job(JobError::retry("the completer has stopped"))),
+                    // Not completed: the attempt no longer holds the job, or the
+                    // statement failed (the lease then expires and the job
+                    // re-runs; it wrote nothing, so re-running it duplicates
+                    // nothing).
+                    Some(false) => Err(Failure::Lost(
+                        "batch completion did not complete the job".to_owned(),
+                    )),
+                }
+            }
             Err(e) => Err(completion_failure(e)),
         },
         Ok(Err(e)) => {

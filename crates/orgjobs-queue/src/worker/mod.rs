@@ -25,6 +25,7 @@ mod config;
 mod execute;
 mod lease;
 mod listen;
+mod slots;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -52,6 +53,7 @@ use crate::metrics::Metrics;
 use crate::registry::Registry;
 use claim::{Claimer, FairCursor};
 use completer::Completer;
+use slots::Slots;
 
 /// A job this worker is running: its fencing token and the flag its
 /// handler reads to see a cancel request.
@@ -68,6 +70,8 @@ pub(crate) struct Ctx {
     pub(crate) config: WorkerConfig,
     running: Mutex<HashMap<i64, Running>>,
     claimer: Claimer,
+    /// How many handlers run at once.
+    slots: Slots,
     /// Batches completions of jobs that never opened a transaction.
     pub(crate) completer: Completer,
     leases: Leases,
@@ -129,6 +133,7 @@ impl Worker {
             cursor: FairCursor::default(),
             clock: config.clock.clone(),
         };
+        let slots = Slots::new(config.concurrency);
         Worker {
             ctx: Arc::new(Ctx {
                 completer: Completer::new(BatchCompleter::new(db.clone(), &config.worker_id)),
@@ -138,6 +143,7 @@ impl Worker {
                 metrics,
                 config,
                 running: Mutex::new(HashMap::new()),
+                slots,
                 claimer,
                 health: Health::new(),
                 tenant_relnames: std::sync::OnceLock::new(),
@@ -284,7 +290,10 @@ async fn claim_loop(
         while let Some(res) = tasks.try_join_next() {
             reap(&mut summary, res);
         }
-        let free = cfg.concurrency.saturating_sub(tasks.len());
+        // Jobs held: running handlers, and finished ones whose batched
+        // completion is not yet recorded (at most `concurrency` of those).
+        let held_room = (2 * cfg.concurrency).saturating_sub(tasks.len());
+        let free = ctx.slots.free().min(held_room);
         let want = free.min(cfg.batch_size.max(1));
         // Claim when half a batch of slots is free (or nothing runs): one
         // claim per freed slot would turn a busy queue into many tiny
@@ -313,7 +322,12 @@ async fn claim_loop(
                             );
                         }
                     }
-                    for job in jobs {
+                    for mut job in jobs {
+                        // Only this loop takes slots, and it claimed no
+                        // more than were free.
+                        if let Some(slot) = ctx.slots.take() {
+                            job.slot = slot;
+                        }
                         let ctx = ctx.clone();
                         tasks.spawn(async move { execute::execute(&ctx, job).await });
                     }
@@ -330,13 +344,15 @@ async fn claim_loop(
                 }
             }
         }
-        if more && tasks.len() < cfg.concurrency {
+        let has_room = ctx.slots.free() > 0 && tasks.len() < 2 * cfg.concurrency;
+        if more && has_room {
             continue;
         }
         tokio::select! {
             _ = &mut shutdown => break,
             Some(res) = tasks.join_next(), if !tasks.is_empty() => reap(&mut summary, res),
-            _ = wake.notified(), if tasks.len() < cfg.concurrency => {}
+            _ = ctx.slots.freed() => {}
+            _ = wake.notified(), if has_room => {}
             _ = tokio::time::sleep(cfg.poll_interval) => {}
         }
     }
