@@ -67,6 +67,27 @@ struct Kind {
     retry: RetryPolicy,
     timeout: Duration,
     max_attempts: i32,
+    commit: CommitMode,
+}
+
+/// How a kind's job transactions commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CommitMode {
+    /// The commit returns once its WAL is on disk (PostgreSQL's default):
+    /// a completed job stays completed through a server crash.
+    #[default]
+    Synchronous,
+    /// `synchronous_commit = off` for the job's transaction: the commit
+    /// returns before its WAL is on disk, which saves a disk flush per job.
+    /// What it gives up: a server crash (not a worker crash) can lose the
+    /// last commits (up to three times `wal_writer_delay`, 600 ms by
+    /// default). The job's writes and its completion are in the one
+    /// transaction, so they are lost together: the job is still `running`
+    /// after recovery, its lease expires and it runs again; its effect
+    /// happens once. But anything that saw the lost writes before the crash
+    /// (another transaction, an email the handler sent) saw something that
+    /// no longer exists. Jobs that never open a transaction are unaffected.
+    Asynchronous,
 }
 
 /// How long a job may run when its kind sets no timeout.
@@ -134,6 +155,7 @@ impl Registry {
                 retry: RetryPolicy::default(),
                 timeout: DEFAULT_TIMEOUT,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
+                commit: CommitMode::Synchronous,
             },
         );
         self
@@ -156,6 +178,7 @@ impl Registry {
                 retry: RetryPolicy::default(),
                 timeout: DEFAULT_TIMEOUT,
                 max_attempts: DEFAULT_MAX_ATTEMPTS,
+                commit: CommitMode::Synchronous,
             },
         );
         self
@@ -175,6 +198,18 @@ impl Registry {
     /// Sets the default `max_attempts` of `kind` (a job's own setting wins).
     pub fn with_max_attempts(self, kind: &str, max_attempts: i32) -> Result<Self, UnknownKind> {
         self.configure(kind, |k| k.max_attempts = max_attempts.max(1))
+    }
+
+    /// Sets how the job transactions of `kind` commit (see [`CommitMode`]
+    /// for what [`CommitMode::Asynchronous`] gives up).
+    pub fn with_commit(self, kind: &str, commit: CommitMode) -> Result<Self, UnknownKind> {
+        self.configure(kind, |k| k.commit = commit)
+    }
+
+    /// How the job transactions of `kind` commit (synchronously when it is
+    /// not registered).
+    pub fn commit_mode(&self, kind: &str) -> CommitMode {
+        self.kinds.get(kind).map(|k| k.commit).unwrap_or_default()
     }
 
     /// Applies `f` to the settings of `kind`, or says that no such kind is

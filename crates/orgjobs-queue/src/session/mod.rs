@@ -32,6 +32,7 @@ use uuid::Uuid;
 pub use scoped::ScopedTx;
 
 use crate::error::{DbError, PgErr};
+use crate::registry::CommitMode;
 use crate::statements::StatementMode;
 
 /// How job transactions are opened: the role names (the defaults are the
@@ -90,6 +91,13 @@ impl TxError {
 /// $2: the organization id as text. Both settings are transaction-local.
 /// The proof and the strict-mode probes run this same statement.
 pub const SET_TENANT_CONTEXT: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true)";
+
+/// [`SET_TENANT_CONTEXT`] for kinds with asynchronous commit: the
+/// transaction also commits without waiting for its WAL to reach disk.
+const SET_TENANT_CONTEXT_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', $2, true), pg_catalog.set_config('synchronous_commit', 'off', true)";
+
+/// [`SET_GLOBAL_CONTEXT`] for kinds with asynchronous commit.
+const SET_GLOBAL_CONTEXT_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', '', true), pg_catalog.set_config('synchronous_commit', 'off', true)";
 
 /// SQL run first in every global transaction. $1: the role ('none' for the
 /// login role). The organization context is explicitly empty.
@@ -169,13 +177,12 @@ impl TenantTx {
 
     /// A tenant transaction that begins on its first statement, with a
     /// connection from `pool`.
-    pub(crate) fn lazy(pool: Pool, org: Uuid, roles: &SessionConfig) -> Self {
-        let inner = ScopedTx::lazy(
-            pool,
-            roles.statements,
-            SET_TENANT_CONTEXT,
-            tenant_params(org, roles),
-        );
+    pub(crate) fn lazy(pool: Pool, org: Uuid, roles: &SessionConfig, commit: CommitMode) -> Self {
+        let first = match commit {
+            CommitMode::Synchronous => SET_TENANT_CONTEXT,
+            CommitMode::Asynchronous => SET_TENANT_CONTEXT_ASYNC,
+        };
+        let inner = ScopedTx::lazy(pool, roles.statements, first, tenant_params(org, roles));
         TenantTx { inner, org }
     }
 
@@ -237,9 +244,18 @@ impl GlobalTx {
     }
 
     /// A global transaction that begins on its first statement.
-    pub(crate) fn lazy(pool: Pool, role: GlobalRole, roles: &SessionConfig) -> Self {
+    pub(crate) fn lazy(
+        pool: Pool,
+        role: GlobalRole,
+        roles: &SessionConfig,
+        commit: CommitMode,
+    ) -> Self {
         let params = global_params(role, roles);
-        let inner = ScopedTx::lazy(pool, roles.statements, SET_GLOBAL_CONTEXT, params);
+        let first = match commit {
+            CommitMode::Synchronous => SET_GLOBAL_CONTEXT,
+            CommitMode::Asynchronous => SET_GLOBAL_CONTEXT_ASYNC,
+        };
+        let inner = ScopedTx::lazy(pool, roles.statements, first, params);
         GlobalTx { inner }
     }
 

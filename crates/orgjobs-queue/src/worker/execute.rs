@@ -121,7 +121,8 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
             };
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
             info!(event = "org_context_set", org_id = %org, job_id = job.id, kind = %job.kind);
-            let mut tx = TenantTx::lazy(ctx.pool.clone(), org, &ctx.config.session);
+            let commit = ctx.registry.commit_mode(&job.kind);
+            let mut tx = TenantTx::lazy(ctx.pool.clone(), org, &ctx.config.session, commit);
             tx.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut tx)).catch_unwind();
             let outcome = tokio::time::timeout(timeout, run).await;
@@ -136,7 +137,8 @@ async fn run_job(ctx: &Ctx, job: &ClaimedJob) -> Result<(), Failure> {
                 .into());
             }
             let prepared = parse(job.payload.clone()).map_err(parse_error)?;
-            let mut session = GlobalTx::lazy(ctx.pool.clone(), *role, &ctx.config.session);
+            let commit = ctx.registry.commit_mode(&job.kind);
+            let mut session = GlobalTx::lazy(ctx.pool.clone(), *role, &ctx.config.session, commit);
             session.set_cancel_flag(job.cancel.clone());
             let run = AssertUnwindSafe(prepared.run(&mut session)).catch_unwind();
             let outcome = tokio::time::timeout(timeout, run).await;

@@ -13,6 +13,7 @@
 //! One file per workload family: `throughput` (W1, W2), `latency` (W3),
 //! `fairness` (W4), `growth` (W5); `handlers` holds the jobs they run.
 
+mod cost;
 mod fairness;
 mod growth;
 mod handlers;
@@ -29,7 +30,7 @@ use anyhow::Context;
 use clap::Parser;
 use orgjobs_queue::tokio_postgres::types::Type;
 use orgjobs_queue::{
-    DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, PgErr,
+    CommitMode, DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, PgErr,
     QUEUE_MIGRATIONS, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, migrate,
 };
 use serde::Deserialize;

@@ -14,10 +14,12 @@ impl Bench {
                 .batch_execute("INSERT INTO orgjobs.jobs (kind) SELECT 'BENCH_NOOP' FROM generate_series(1, 50000); ANALYZE orgjobs.jobs")
                 .await?;
             let insert_s = t.elapsed().as_secs_f64();
+            let meter = cost::CostMeter::start(&client).await;
             let secs = self.drain(&url, reg, fair).await?;
+            let cost = meter.per_job(&client, 50000.0).await;
             self.record(
                 json!({"workload": "w1", "fair": fair, "jobs": 50000, "insert_s": insert_s,
-                "seconds": secs, "jobs_per_s": 50000.0 / secs}),
+                "seconds": secs, "jobs_per_s": 50000.0 / secs, "cost": cost}),
             );
             self.drop_db(&url).await;
         }
@@ -60,12 +62,21 @@ impl Bench {
     }
 
     pub(crate) async fn w2(&mut self) -> anyhow::Result<()> {
-        for rls in [true, false] {
+        // W2 as specified; W2 with the opt-in asynchronous commit; the same
+        // count without RLS.
+        for (name, rls, commit) in [
+            ("w2", true, CommitMode::Synchronous),
+            ("w2_async_commit", true, CommitMode::Asynchronous),
+            ("w2_norls", false, CommitMode::Synchronous),
+        ] {
             let (url, client) = self.fresh_db("w2").await?;
             let orgs = self.w2_fixture(&client).await?;
             let count = Count::default();
             let norls = CountNoRls::default();
-            let reg = Registry::new().tenant(count.clone()).global(norls.clone());
+            let reg = Registry::new()
+                .tenant(count.clone())
+                .global(norls.clone())
+                .with_commit("BENCH_COUNT", commit)?;
             reg.register_kinds(&client).await?;
             if rls {
                 client
@@ -86,16 +97,17 @@ impl Bench {
                     .await?;
             }
             client.batch_execute("ANALYZE orgjobs.jobs").await?;
+            let meter = cost::CostMeter::start(&client).await;
             let secs = self.drain(&url, reg, true).await?;
+            let cost = meter.per_job(&client, 20000.0).await;
             let (ok, bad) = if rls {
                 *count.0.lock().map_err(|_| anyhow::anyhow!("lock"))?
             } else {
                 *norls.0.lock().map_err(|_| anyhow::anyhow!("lock"))?
             };
-            self.record(
-                json!({"workload": if rls { "w2" } else { "w2_norls" }, "jobs": 20000,
-                "seconds": secs, "jobs_per_s": 20000.0 / secs, "saw_1000": ok, "saw_other": bad}),
-            );
+            self.record(json!({"workload": name, "jobs": 20000,
+                "seconds": secs, "jobs_per_s": 20000.0 / secs, "saw_1000": ok, "saw_other": bad,
+                "cost": cost}));
             self.drop_db(&url).await;
         }
         Ok(())
