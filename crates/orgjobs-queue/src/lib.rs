@@ -59,7 +59,8 @@ pub use migrate::{
 pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
 pub use registry::{
-    CommitMode, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, PayloadError, Registry, UnknownKind,
+    CommitMode, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, OrgBatch, PayloadError, Registry,
+    UnknownKind,
 };
 pub use session::{
     GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx, TxError,

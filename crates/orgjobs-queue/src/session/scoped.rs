@@ -27,6 +27,9 @@ const RLS_DENIED_SQLSTATE: &str = "42501";
 /// violations (the error's `routine` field, the same in every language).
 const RLS_CHECK_ROUTINE: &str = "ExecWithCheckOptions";
 
+/// The savepoint of one job of an organization batch.
+const BATCH_SAVEPOINT: &str = "SAVEPOINT orgjobs_job";
+
 /// How often [`ScopedTx::pause`] looks for a cancellation request.
 const CANCEL_CHECK_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -264,6 +267,68 @@ impl ScopedTx {
     /// refused so far (the worker counts them by table).
     pub(crate) fn take_rls_denials(&self) -> Vec<String> {
         std::mem::take(&mut *self.rls_denials.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Opens the savepoint of one job of an organization batch (a runtime
+    /// statement; handlers cannot send it).
+    pub(crate) async fn savepoint(&self) -> Result<(), TxError> {
+        Ok(self.obj().await?.batch_execute(BATCH_SAVEPOINT).await?)
+    }
+
+    /// Undoes one job of an organization batch: back to its savepoint, which
+    /// also undoes any setting it changed.
+    pub(crate) async fn rollback_to_savepoint(&self) -> Result<(), TxError> {
+        let conn = self.obj().await?;
+        Ok(conn
+            .batch_execute("ROLLBACK TO SAVEPOINT orgjobs_job")
+            .await?)
+    }
+
+    /// Completes one job of an organization batch inside its savepoint, then
+    /// releases the savepoint, in one network flight. Refuses (and leaves
+    /// the savepoint to be rolled back) when the job no longer runs under
+    /// this worker and organization (complete_job checks the context) or
+    /// when the transaction's role is no longer `role`: the next job of the
+    /// batch must start in the context the runtime set.
+    pub(crate) async fn complete_in_savepoint(
+        &self,
+        job_id: i64,
+        attempt: i32,
+        worker: &str,
+        role: &str,
+    ) -> Result<(), DbError> {
+        // $1 job, $2 attempt, $3 the worker that claimed it.
+        const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3), current_user::text";
+        let conn = self.obj().await.map_err(|e| DbError::State {
+            what: "completing a job of an organization batch",
+            reason: e.to_string(),
+        })?;
+        let params: [Typed<'_>; 3] = [
+            (&job_id, Type::INT8),
+            (&attempt, Type::INT4),
+            (&worker, Type::TEXT),
+        ];
+        // One flight. When completion fails, the transaction is aborted, the
+        // release fails with it and the savepoint remains to roll back to.
+        let (done, released) = tokio::join!(
+            conn.query_typed(COMPLETE, &params),
+            conn.batch_execute("RELEASE SAVEPOINT orgjobs_job")
+        );
+        let row =
+            done.map_err(|e| DbError::query("completing a job of an organization batch", e))?;
+        released.map_err(|e| DbError::query("releasing a job's savepoint", e))?;
+        let user: Option<String> = row.first().map(|r| r.get(1));
+        if user.as_deref() != Some(role) {
+            // The savepoint is gone: the caller must end the whole batch.
+            return Err(DbError::State {
+                what: "completing a job of an organization batch",
+                reason: format!(
+                    "the job changed its transaction's role to {}; expected {role}",
+                    user.unwrap_or_default()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// Commits, returning the connection.

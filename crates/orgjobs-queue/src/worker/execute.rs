@@ -31,24 +31,36 @@ const LOST_JOB_SQLSTATE: &str = "OJ001";
 
 pub(crate) async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {
     let started = Instant::now();
-    let known = ctx.registry.entry(&job.kind);
-    let kind_label = if known.is_some() {
+    let policy = ctx
+        .registry
+        .entry(&job.kind)
+        .map(|(_, p, _)| *p)
+        .unwrap_or_default();
+    let result = run_job(ctx, &job).await;
+    let outcome = match result {
+        Ok(()) => Outcome::Completed,
+        Err(Failure::Lost(reason)) => lost(&job, &reason),
+        Err(Failure::Job(e)) => record_failure(ctx, &job, &e, &policy).await,
+    };
+    job_finished(ctx, &job, outcome, started.elapsed());
+    outcome
+}
+
+/// A job whose attempt no longer holds it: nothing of it is kept.
+pub(super) fn lost(job: &ClaimedJob, reason: &str) -> Outcome {
+    warn!(event = "job_lost", job_id = job.id, kind = %job.kind, attempt = job.attempt, reason = %reason);
+    Outcome::Lost
+}
+
+/// The end of one job, whatever ran it: forgotten by the worker, counted
+/// and logged.
+pub(super) fn job_finished(ctx: &Ctx, job: &ClaimedJob, outcome: Outcome, elapsed: Duration) {
+    ctx.finished(job.id);
+    let kind_label = if ctx.registry.entry(&job.kind).is_some() {
         job.kind.as_str()
     } else {
         "unknown"
     };
-    let policy = known.map(|(_, p, _)| *p).unwrap_or_default();
-    let result = run_job(ctx, &job).await;
-    let outcome = match result {
-        Ok(()) => Outcome::Completed,
-        Err(Failure::Lost(reason)) => {
-            warn!(event = "job_lost", job_id = job.id, kind = %job.kind, attempt = job.attempt, reason = %reason);
-            Outcome::Lost
-        }
-        Err(Failure::Job(e)) => record_failure(ctx, &job, &e, &policy).await,
-    };
-    ctx.finished(job.id);
-    let elapsed = started.elapsed();
     ctx.metrics
         .jobs
         .with_label_values(&[kind_label, outcome.as_str()])
@@ -66,7 +78,6 @@ pub(crate) async fn execute(ctx: &Ctx, job: ClaimedJob) -> Outcome {
         outcome = outcome.as_str(),
         duration_ms = elapsed.as_secs_f64() * 1000.0,
     );
-    outcome
 }
 
 enum Failure {
@@ -172,10 +183,14 @@ async fn finish(
 }
 
 fn timed_out(timeout: Duration) -> Failure {
-    Failure::Job(JobError::retry(format!(
+    Failure::Job(timed_out_error(timeout))
+}
+
+pub(super) fn timed_out_error(timeout: Duration) -> JobError {
+    JobError::retry(format!(
         "timed out after {:.3} s; the handler was cancelled and its writes rolled back",
         timeout.as_secs_f64()
-    )))
+    ))
 }
 
 /// Turns a handler's result into the end of its transaction: complete and
@@ -219,7 +234,7 @@ async fn settle(
     }
 }
 
-fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+pub(super) fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {
@@ -231,7 +246,7 @@ fn panic_message(panic: &Box<dyn Any + Send>) -> String {
 
 /// Counts the statements of a job that row-level security refused, by
 /// table (`rls_denied_total{table}`).
-fn count_rls_denials(ctx: &Ctx, tx: &ScopedTx) {
+pub(super) fn count_rls_denials(ctx: &Ctx, tx: &ScopedTx) {
     let names = ctx.tenant_relnames.get().map(Vec::as_slice).unwrap_or(&[]);
     for message in tx.take_rls_denials() {
         let table = denied_table(&message, names).unwrap_or("unknown");
@@ -257,7 +272,7 @@ fn denied_table<'a>(message: &str, tables: &'a [String]) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-async fn record_failure(
+pub(super) async fn record_failure(
     ctx: &Ctx,
     job: &ClaimedJob,
     e: &JobError,

@@ -19,6 +19,7 @@
 //!   worker, so an executor that lost its job changes nothing;
 //! - a panicking handler fails its attempt; the worker goes on.
 
+mod batch;
 mod claim;
 mod completer;
 mod config;
@@ -37,6 +38,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tracing::{error, info, warn};
+use uuid::Uuid;
 
 pub use claim::{CLAIM_FAIR_SQL, CLAIM_LOCK_CLASS, CLAIM_SQL};
 pub use completer::BatchCompleter;
@@ -50,8 +52,8 @@ use crate::handler::Scope;
 use crate::health::Health;
 use crate::maintenance::Maintenance;
 use crate::metrics::Metrics;
-use crate::registry::Registry;
-use claim::{Claimer, FairCursor};
+use crate::registry::{OrgBatch, Registry};
+use claim::{ClaimedJob, Claimer, FairCursor};
 use completer::Completer;
 use slots::Slots;
 
@@ -282,7 +284,8 @@ async fn claim_loop(
     shutdown: impl Future<Output = ()>,
 ) -> RunSummary {
     let cfg = &ctx.config;
-    let mut tasks: JoinSet<Outcome> = JoinSet::new();
+    // Each task runs one job, or one organization batch.
+    let mut tasks: JoinSet<Vec<Outcome>> = JoinSet::new();
     let mut summary = RunSummary::default();
     let mut backoff = Duration::from_millis(100);
     tokio::pin!(shutdown);
@@ -322,14 +325,39 @@ async fn claim_loop(
                             );
                         }
                     }
+                    let mut batches: Vec<(Uuid, OrgBatch, Vec<ClaimedJob>)> = Vec::new();
                     for mut job in jobs {
                         // Only this loop takes slots, and it claimed no
                         // more than were free.
                         if let Some(slot) = ctx.slots.take() {
                             job.slot = slot;
                         }
+                        match (job.org, ctx.registry.org_batch(&job.kind)) {
+                            (Some(org), Some(limit)) => {
+                                let open = batches.iter_mut().find(|(o, _, b)| {
+                                    *o == org && b[0].kind == job.kind && b.len() < limit.max_jobs
+                                });
+                                match open {
+                                    Some((_, _, b)) => b.push(job),
+                                    None => batches.push((org, limit, vec![job])),
+                                }
+                            }
+                            _ => {
+                                let ctx = ctx.clone();
+                                tasks.spawn(async move { vec![execute::execute(&ctx, job).await] });
+                            }
+                        }
+                    }
+                    for (org, limit, mut jobs) in batches {
                         let ctx = ctx.clone();
-                        tasks.spawn(async move { execute::execute(&ctx, job).await });
+                        if jobs.len() == 1 {
+                            let job = jobs.remove(0);
+                            tasks.spawn(async move { vec![execute::execute(&ctx, job).await] });
+                        } else {
+                            tasks.spawn(async move {
+                                batch::execute_batch(&ctx, org, jobs, limit).await
+                            });
+                        }
                     }
                 }
                 Err(e) => {
@@ -377,7 +405,7 @@ async fn claim_loop(
         warn!(event = "shutdown_interrupting", running = tasks.len());
         tasks.abort_all();
         while let Some(res) = tasks.join_next().await {
-            if let Ok(o) = res {
+            for o in res.unwrap_or_default() {
                 summary.add(o);
             }
         }
@@ -445,9 +473,13 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
     }
 }
 
-fn reap(summary: &mut RunSummary, res: Result<Outcome, tokio::task::JoinError>) {
+fn reap(summary: &mut RunSummary, res: Result<Vec<Outcome>, tokio::task::JoinError>) {
     match res {
-        Ok(o) => summary.add(o),
+        Ok(outcomes) => {
+            for o in outcomes {
+                summary.add(o);
+            }
+        }
         Err(e) => {
             // execute() catches handler panics; this is a bug in the runtime.
             error!(event = "executor_failed", error = %e);

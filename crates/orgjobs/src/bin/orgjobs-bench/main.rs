@@ -30,8 +30,8 @@ use anyhow::Context;
 use clap::Parser;
 use orgjobs_queue::tokio_postgres::types::Type;
 use orgjobs_queue::{
-    CommitMode, DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, PgErr,
-    QUEUE_MIGRATIONS, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, migrate,
+    CommitMode, DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, OrgBatch,
+    PgErr, QUEUE_MIGRATIONS, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, migrate,
 };
 use serde::Deserialize;
 use serde_json::json;

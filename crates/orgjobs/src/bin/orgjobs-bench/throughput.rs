@@ -62,12 +62,20 @@ impl Bench {
     }
 
     pub(crate) async fn w2(&mut self) -> anyhow::Result<()> {
-        // W2 as specified; W2 with the opt-in asynchronous commit; the same
-        // count without RLS.
-        for (name, rls, commit) in [
-            ("w2", true, CommitMode::Synchronous),
-            ("w2_async_commit", true, CommitMode::Asynchronous),
-            ("w2_norls", false, CommitMode::Synchronous),
+        // W2 as specified; with the opt-in modes (asynchronous commit,
+        // organization batches, both); the same count without RLS.
+        let batches = Some(OrgBatch::default());
+        for (name, rls, commit, batch) in [
+            ("w2", true, CommitMode::Synchronous, None),
+            ("w2_async_commit", true, CommitMode::Asynchronous, None),
+            ("w2_org_batch", true, CommitMode::Synchronous, batches),
+            (
+                "w2_org_batch_async_commit",
+                true,
+                CommitMode::Asynchronous,
+                batches,
+            ),
+            ("w2_norls", false, CommitMode::Synchronous, None),
         ] {
             let (url, client) = self.fresh_db("w2").await?;
             let orgs = self.w2_fixture(&client).await?;
@@ -77,6 +85,10 @@ impl Bench {
                 .tenant(count.clone())
                 .global(norls.clone())
                 .with_commit("BENCH_COUNT", commit)?;
+            let reg = match batch {
+                Some(b) => reg.with_org_batch("BENCH_COUNT", b)?,
+                None => reg,
+            };
             reg.register_kinds(&client).await?;
             if rls {
                 client
