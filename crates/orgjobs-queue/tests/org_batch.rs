@@ -205,3 +205,53 @@ async fn a_job_that_rescopes_its_transaction_cannot_take_the_next_one_along() {
         .collect();
     assert_eq!(txids.len(), 1, "the five committed in one transaction");
 }
+
+#[tokio::test]
+async fn a_job_that_leaves_the_tenant_role_ends_its_whole_batch() {
+    let db = support::db().await;
+    let admin = db.admin_client().await;
+    orgjobs_queue::set_strict(&admin, false)
+        .await
+        .expect("strict off");
+    // `rescope` here drops the tenant role for the login's (SET ROLE NONE
+    // needs no privilege): what strict mode closes.
+    admin
+        .batch_execute(
+            "CREATE FUNCTION public.rescope(org text) RETURNS void LANGUAGE sql
+                 AS $$ SELECT set_config('role', 'none', true) $$;
+             GRANT EXECUTE ON FUNCTION public.rescope(text) TO orgjobs_tenant;",
+        )
+        .await
+        .expect("role-dropping function");
+    let pool = support::pool(&db, 4).await;
+    let (a, items) = support::seed_org_items(&pool, "A", 3).await;
+    support::seed_org(&pool, "B", 4).await;
+    let payloads: Vec<_> = items
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if i == 1 {
+                serde_json::json!({"item_id": id, "rescope_to": a})
+            } else {
+                serde_json::json!({"item_id": id})
+            }
+        })
+        .collect();
+    enqueue(&db, a, &payloads).await;
+    let summary = support::drain(&pool, registry(), &Metrics::new(), 20).await;
+    // The first job's completion went down with the batch (retried); the
+    // second's was refused (its lease will expire); the third, which the
+    // batch did not reach, ran on its own.
+    assert_eq!(
+        (summary.completed, summary.retried, summary.lost),
+        (1, 1, 1),
+        "{summary:?}"
+    );
+    let marks = marks(&db, &items).await;
+    assert!(marks[0].is_empty() && marks[1].is_empty(), "{marks:?}");
+    assert_eq!(marks[2].len(), 1);
+    assert_eq!(
+        marks[2][0].1, 3,
+        "the third job ran as the tenant role in A's context, not as the login (which sees 7 items)"
+    );
+}

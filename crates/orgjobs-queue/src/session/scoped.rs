@@ -284,19 +284,25 @@ impl ScopedTx {
             .await?)
     }
 
-    /// Completes one job of an organization batch inside its savepoint, then
-    /// releases the savepoint, in one network flight. Refuses (and leaves
-    /// the savepoint to be rolled back) when the job no longer runs under
-    /// this worker and organization (complete_job checks the context) or
-    /// when the transaction's role is no longer `role`: the next job of the
-    /// batch must start in the context the runtime set.
+    /// Completes one job of an organization batch inside its savepoint and
+    /// releases the savepoint, opening the next job's with `next`, in one
+    /// network flight.
+    ///
+    /// `Err`: the completion was refused (the job no longer runs under this
+    /// worker and organization; complete_job checks the context); the
+    /// transaction is aborted and the job's savepoint remains to roll back
+    /// to. `Ok(Err(_))`: the job left the transaction under another role
+    /// than `role`; its savepoint is gone and the caller must end the whole
+    /// batch. Either way the next job never starts in a context the runtime
+    /// did not set.
     pub(crate) async fn complete_in_savepoint(
         &self,
         job_id: i64,
         attempt: i32,
         worker: &str,
         role: &str,
-    ) -> Result<(), DbError> {
+        next: bool,
+    ) -> Result<Result<(), String>, DbError> {
         // $1 job, $2 attempt, $3 the worker that claimed it.
         const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3), current_user::text";
         let conn = self.obj().await.map_err(|e| DbError::State {
@@ -308,27 +314,28 @@ impl ScopedTx {
             (&attempt, Type::INT4),
             (&worker, Type::TEXT),
         ];
-        // One flight. When completion fails, the transaction is aborted, the
-        // release fails with it and the savepoint remains to roll back to.
+        let release = if next {
+            "RELEASE SAVEPOINT orgjobs_job; SAVEPOINT orgjobs_job"
+        } else {
+            "RELEASE SAVEPOINT orgjobs_job"
+        };
+        // When completion fails, the transaction is aborted and the rest of
+        // the flight fails with it.
         let (done, released) = tokio::join!(
             conn.query_typed(COMPLETE, &params),
-            conn.batch_execute("RELEASE SAVEPOINT orgjobs_job")
+            conn.batch_execute(release)
         );
         let row =
             done.map_err(|e| DbError::query("completing a job of an organization batch", e))?;
-        released.map_err(|e| DbError::query("releasing a job's savepoint", e))?;
         let user: Option<String> = row.first().map(|r| r.get(1));
         if user.as_deref() != Some(role) {
-            // The savepoint is gone: the caller must end the whole batch.
-            return Err(DbError::State {
-                what: "completing a job of an organization batch",
-                reason: format!(
-                    "the job changed its transaction's role to {}; expected {role}",
-                    user.unwrap_or_default()
-                ),
-            });
+            return Ok(Err(format!(
+                "a job changed its transaction's role to {}; expected {role}",
+                user.unwrap_or_default()
+            )));
         }
-        Ok(())
+        released.map_err(|e| DbError::query("releasing a job's savepoint", e))?;
+        Ok(Ok(()))
     }
 
     /// Commits, returning the connection.

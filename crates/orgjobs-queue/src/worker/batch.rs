@@ -69,7 +69,10 @@ pub(crate) async fn execute_batch(
     // Why the transaction itself failed, if it did.
     let mut broken: Option<String> = None;
 
-    for job in &jobs {
+    // Whether a savepoint is open for the next job: ROLLBACK TO keeps it,
+    // and a completion opens the next one in its own flight.
+    let mut savepoint_open = false;
+    for (i, job) in jobs.iter().enumerate() {
         let Some(t) = tx.as_mut() else {
             leftover.push(job);
             continue;
@@ -88,28 +91,42 @@ pub(crate) async fn execute_batch(
                 continue;
             }
         };
-        if let Err(e) = t.savepoint().await {
-            broken = Some(format!("opening the job's savepoint: {e}"));
-            leftover.push(job);
-            continue;
+        if !savepoint_open {
+            if let Err(e) = t.savepoint().await {
+                broken = Some(format!("opening the job's savepoint: {e}"));
+                leftover.push(job);
+                continue;
+            }
+            savepoint_open = true;
         }
         t.set_cancel_flag(job.cancel.clone());
         let run = AssertUnwindSafe(prepared.run(t)).catch_unwind();
         let outcome = tokio::time::timeout(timeout, run).await;
         let error = match outcome {
-            Ok(Ok(Ok(()))) => match t
-                .complete_in_savepoint(job.id, job.attempt, worker, role)
-                .await
-            {
-                Ok(()) => {
-                    done.push(job);
-                    continue;
+            Ok(Ok(Ok(()))) => {
+                let next = i + 1 < jobs.len();
+                match t
+                    .complete_in_savepoint(job.id, job.attempt, worker, role, next)
+                    .await
+                {
+                    Ok(Ok(())) => {
+                        done.push(job);
+                        savepoint_open = next;
+                        continue;
+                    }
+                    Ok(Err(changed)) => {
+                        // Its savepoint is gone: nothing of this
+                        // transaction may commit.
+                        lost_jobs.push((job, changed.clone()));
+                        broken = Some(changed);
+                        continue;
+                    }
+                    Err(e) => {
+                        lost_jobs.push((job, e.to_string()));
+                        None
+                    }
                 }
-                Err(e) => {
-                    lost_jobs.push((job, e.to_string()));
-                    None
-                }
-            },
+            }
             Ok(Ok(Err(e))) => Some(e),
             Ok(Err(panic)) => Some(JobError::retry(format!(
                 "handler panicked: {}",
