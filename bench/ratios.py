@@ -108,6 +108,13 @@ def main(out):
           f"Jain's index while all are backlogged {sk.get('jain_index_while_all_backlogged', 0):.2f} vs "
           f"{skfifo.get('jain_index_while_all_backlogged', 0):.2f} (counted from before the first insert, as "
           f"this benchmark once did: {sk.get('jain_index_from_first_insert', float('nan')):.2f})")
+    w6 = {r["mode"]: r for r in ours if r["workload"] == "w6"}
+    if w6:
+        parts = [f"{m.replace('_', ' ')} {r['jain_index_of_worker_time']:.2f} (slow organization's share "
+                 f"{100 * r['slow_org_share']:.1f} %)" for m, r in w6.items()]
+        fair = next(iter(w6.values()))["fair_share"]
+        print("- W6 (50 organizations with 5 ms jobs, one with 200 ms jobs): Jain's index of worker time by "
+              + "; ".join(parts) + f"; a fair share is {100 * fair:.2f} %")
     if w5:
         sizes = sorted(w5)
         print("- W5 fair claim p50 (batch 200): " + ", ".join(f"{n:,} waiting {w5[n]:.1f} ms" for n in sizes)

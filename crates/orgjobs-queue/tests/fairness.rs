@@ -86,7 +86,13 @@ async fn a_burst_from_one_organization_does_not_make_the_others_wait() {
     add(&pool, &reg, org(2), "b0", 0).await;
     add(&pool, &reg, org(2), "b1", 0).await;
     add(&pool, &reg, org(3), "c0", 0).await;
-    support::drain(&pool, reg, &Metrics::new(), 1).await;
+    // By job count: by worker time the order would depend on how long each
+    // of these equal jobs happened to take.
+    let config = WorkerConfig {
+        fair_by_time: false,
+        ..support::config(1)
+    };
+    support::drain_with(&pool, reg, &Metrics::new(), config).await;
     assert_eq!(
         run_order(&trace),
         ["a0", "b0", "c0", "a1", "b1", "a2", "a3", "a4", "a5"],
@@ -110,8 +116,7 @@ async fn fifo_mode_keeps_strict_order() {
     assert_eq!(run_order(&trace), ["a0", "a1", "a2", "b0"]);
 }
 
-#[tokio::test]
-async fn priority_and_run_at_still_hold_under_fairness() {
+async fn priority_order(by_time: bool) -> Vec<String> {
     let (db, pool, trace, reg) = setup(&[(1, "A"), (2, "B")]).await;
     add(&pool, &reg, org(1), "a-normal-0", 0).await;
     add(&pool, &reg, org(1), "a-normal-1", 0).await;
@@ -126,12 +131,30 @@ async fn priority_and_run_at_still_hold_under_fairness() {
     )
     .await
     .expect("future job");
-    support::drain(&pool, reg, &Metrics::new(), 1).await;
+    let config = WorkerConfig {
+        fair_by_time: by_time,
+        ..support::config(1)
+    };
+    support::drain_with(&pool, reg, &Metrics::new(), config).await;
+    run_order(&trace)
+}
+
+#[tokio::test]
+async fn priority_and_run_at_still_hold_under_fairness() {
     assert_eq!(
-        run_order(&trace),
+        priority_order(false).await,
         ["b-urgent", "a-normal-0", "b-normal", "a-normal-1", "a-low"],
         "the most urgent priority first, fair within a priority, future jobs wait"
     );
+    // By worker time, the order within priority 0 depends on how long
+    // these equal jobs took; the priorities and run_at hold all the same.
+    let order = priority_order(true).await;
+    assert_eq!(order.len(), 5, "{order:?}");
+    assert_eq!(order[0], "b-urgent", "{order:?}");
+    assert_eq!(order[4], "a-low", "{order:?}");
+    let a0 = order.iter().position(|t| t == "a-normal-0");
+    let a1 = order.iter().position(|t| t == "a-normal-1");
+    assert!(a0 < a1, "each organization in its own order: {order:?}");
 }
 
 #[derive(Clone, Default)]
@@ -193,5 +216,64 @@ async fn per_organization_limit_holds_across_workers() {
         slow.peak.load(Ordering::SeqCst),
         2,
         "never more than 2 of A's jobs at once, over 2 workers x 8 slots"
+    );
+}
+
+/// `SLEEPY`: takes `ms` of handler time, then records its tag.
+#[derive(Clone, Default)]
+struct Sleepy(Trace);
+
+impl TenantHandler for Sleepy {
+    const KIND: &'static str = "SLEEPY";
+    type Payload = serde_json::Value;
+    async fn run(&self, tx: &mut TenantTx, p: serde_json::Value) -> Result<(), JobError> {
+        let ms = p["ms"].as_u64().unwrap_or(0);
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        let tag = p["tag"].as_str().unwrap_or_default().to_owned();
+        self.0.0.lock().expect("lock").push((tx.org_id(), tag));
+        Ok(())
+    }
+}
+
+async fn sleepy_order(by_time: bool) -> Vec<String> {
+    let db = support::db().await;
+    let pool = support::pool(&db, 6).await;
+    let (a, b) = (org(1), org(2));
+    support::seed_org_id(&pool, a, "A", 0).await;
+    support::seed_org_id(&pool, b, "B", 0).await;
+    let sleepy = Sleepy::default();
+    let reg = Registry::new().tenant(sleepy.clone());
+    support::register(&pool, &reg).await;
+    let c = pool.get().await.expect("conn");
+    // A's jobs take 40 ms, B's 1 ms.
+    for (o, tag, ms) in (0..3)
+        .map(|i| (a, format!("a{i}"), 40))
+        .chain((0..6).map(|i| (b, format!("b{i}"), 1)))
+    {
+        let job = NewJob::new("SLEEPY")
+            .org(o)
+            .payload(serde_json::json!({ "tag": tag, "ms": ms }));
+        enqueue(&**c, &reg, &job).await.expect("enqueue");
+    }
+    let config = WorkerConfig {
+        fair_by_time: by_time,
+        ..support::config(1)
+    };
+    support::drain_with(&pool, reg, &Metrics::new(), config).await;
+    run_order(&sleepy.0)
+}
+
+#[tokio::test]
+async fn an_organization_with_slow_jobs_waits_until_the_others_had_their_time() {
+    // One handler at a time. By job count the two alternate, so A takes 40
+    // times B's worker time; by worker time, once A has had 40 ms, B runs
+    // until it has had as much or has no more work.
+    assert_eq!(
+        sleepy_order(false).await,
+        ["a0", "b0", "a1", "b1", "a2", "b2", "b3", "b4", "b5"]
+    );
+    assert_eq!(
+        sleepy_order(true).await,
+        ["a0", "b0", "b1", "b2", "b3", "b4", "b5", "a1", "a2"]
     );
 }

@@ -158,7 +158,13 @@ async fn one_connection_alternating_organizations_keeps_no_context() {
     for i in 0..10 {
         enqueue_observe(&pool, &reg, if i % 2 == 0 { a } else { b }).await;
     }
-    let summary = support::drain(&pool, reg, &Metrics::new(), 1).await;
+    // Round-robin by job count, so that the organizations strictly
+    // alternate (by worker time the order would follow the jobs' timing).
+    let config = orgjobs_queue::WorkerConfig {
+        fair_by_time: false,
+        ..support::config(1)
+    };
+    let summary = support::drain_with(&pool, reg, &Metrics::new(), config).await;
     assert_eq!(summary.completed, 10);
     let obs = observe.taken();
     assert_eq!(obs.len(), 10);

@@ -3,7 +3,8 @@
 -- $4, at the most urgent runnable priority. $5: optional limit on jobs
 -- running at once per organization, across all workers (NULL: none). $6:
 -- the time (NULL: the server's now()). $7: the advisory lock class of
--- per-organization limits.
+-- per-organization limits. $8: organizations to pass over this time (those
+-- ahead of their share of worker time; an empty array passes over none).
 --
 -- 1. top: the most urgent runnable priority (one probe of jobs_fetch_idx).
 -- 2. orgs: organizations with waiting jobs, in key order after the
@@ -50,7 +51,8 @@ orgs (org, useful, n) AS (
                 ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                          h.priority, h.run_at, h.id
                 LIMIT 1
-            ) = (SELECT priority FROM top), false) AS useful
+            ) = (SELECT priority FROM top), false)
+              AND NOT coalesce(o.org = ANY($8::uuid[]), false) AS useful
         ) h
     )
     UNION ALL
@@ -74,7 +76,8 @@ orgs (org, useful, n) AS (
             ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                      h.priority, h.run_at, h.id
             LIMIT 1
-        ) = (SELECT priority FROM top), false) AS useful
+        ) = (SELECT priority FROM top), false)
+          AND NOT coalesce(nxt.org = ANY($8::uuid[]), false) AS useful
     ) h
     WHERE orgs.org IS NOT NULL AND orgs.n < $1
 ),

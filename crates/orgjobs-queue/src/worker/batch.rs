@@ -14,8 +14,9 @@
 //!   batch not yet committed; nothing of them committed, so they run again
 //!   without a duplicate effect.
 
+use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
 use uuid::Uuid;
@@ -72,6 +73,8 @@ pub(crate) async fn execute_batch(
     // Whether a savepoint is open for the next job: ROLLBACK TO keeps it,
     // and a completion opens the next one in its own flight.
     let mut savepoint_open = false;
+    // Each job's handler time (for metrics and fairness by worker time).
+    let mut took: HashMap<i64, Duration> = HashMap::new();
     for (i, job) in jobs.iter().enumerate() {
         let Some(t) = tx.as_mut() else {
             leftover.push(job);
@@ -101,7 +104,9 @@ pub(crate) async fn execute_batch(
         }
         t.set_cancel_flag(job.cancel.clone());
         let run = AssertUnwindSafe(prepared.run(t)).catch_unwind();
+        let job_started = Instant::now();
         let outcome = tokio::time::timeout(timeout, run).await;
+        took.insert(job.id, job_started.elapsed());
         let error = match outcome {
             Ok(Ok(Ok(()))) => {
                 let next = i + 1 < jobs.len();
@@ -167,7 +172,8 @@ pub(crate) async fn execute_batch(
     }
     let mut outcomes = Vec::with_capacity(jobs.len());
     let mut end = |job: &ClaimedJob, outcome: Outcome| {
-        job_finished(ctx, job, outcome, started.elapsed());
+        let t = took.get(&job.id).copied().unwrap_or_default();
+        job_finished(ctx, job, outcome, t);
         outcomes.push(outcome);
     };
     match &broken {

@@ -46,6 +46,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) cancel: Arc<AtomicBool>,
     /// The handler slot it runs in (given by the claim loop).
     pub(crate) slot: Slot,
+    /// The worker time charged to its organization at claim (seconds).
+    pub(crate) charged: f64,
 }
 
 /// Where the next fair claim starts its walk over organizations: after the
@@ -83,14 +85,20 @@ pub(crate) struct Claimer {
 }
 
 impl Claimer {
-    /// Claims up to `limit` jobs, in claim order.
-    pub(crate) async fn claim(&self, limit: usize) -> Result<Vec<ClaimedJob>, DbError> {
+    /// Claims up to `limit` jobs, in claim order. A fair claim passes over
+    /// the organizations in `ahead` (of their share of worker time) unless
+    /// nothing else fills the claim.
+    pub(crate) async fn claim(
+        &self,
+        limit: usize,
+        ahead: &[Uuid],
+    ) -> Result<Vec<ClaimedJob>, DbError> {
         // An early return (an error) closes the connection rather than
         // handing it back, possibly inside the claim transaction.
         let guard = Unfinished::new(checkout(&self.pool, "claiming jobs").await?);
         let conn = guard.conn();
         let mut jobs = if self.fair {
-            self.claim_fair(conn, limit).await?
+            self.claim_fair(conn, limit, ahead).await?
         } else {
             self.claim_fifo(conn, limit).await?
         };
@@ -127,6 +135,7 @@ impl Claimer {
         &self,
         conn: &deadpool_postgres::Object,
         limit: usize,
+        ahead: &[Uuid],
     ) -> Result<Vec<(i16, ClaimedJob)>, DbError> {
         // With a per-organization limit, claims of all workers take turns
         // under one advisory lock, inside a transaction: the claim's
@@ -151,7 +160,13 @@ impl Claimer {
         // Up to three passes: a pass that comes back short has reached the
         // last organization (the next starts over from the first) or the
         // end of the most urgent priority (the next takes the following).
-        for _ in 0..3 {
+        // Then, if the organizations passed over are all that is left, up
+        // to three more that take them too.
+        let none: Vec<Uuid> = Vec::new();
+        let mut skipping = !ahead.is_empty();
+        let mut passes_left = 3;
+        loop {
+            let skip: &[Uuid] = if skipping { ahead } else { &none };
             let want = limit - jobs.len();
             if want == 0 {
                 break;
@@ -171,6 +186,7 @@ impl Claimer {
                     (&self.org_concurrency, Type::INT4),
                     (&now, Type::TIMESTAMPTZ),
                     (&CLAIM_LOCK_CLASS, Type::INT4),
+                    (&skip, Type::UUID_ARRAY),
                 ],
             )
             .await;
@@ -195,8 +211,18 @@ impl Claimer {
             jobs.extend(rows.iter().map(claimed));
             self.cursor.advance(last, reached_end);
             let from_start = cursor == Uuid::nil();
-            if got == want || (from_start && (got == 0 || reached_end)) {
+            if got == want {
                 break;
+            }
+            passes_left -= 1;
+            // A round of passes ends when one has seen every organization,
+            // or after three.
+            if passes_left == 0 || (from_start && (got == 0 || reached_end)) {
+                if !skipping {
+                    break;
+                }
+                skipping = false;
+                passes_left = 3;
             }
         }
         if limited {
@@ -219,6 +245,7 @@ fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
             attempt: r.get(4),
             cancel: Arc::new(AtomicBool::new(false)),
             slot: Slot::default(),
+            charged: 0.0,
         },
     )
 }

@@ -1,6 +1,7 @@
 //! A worker's configuration, and what it reports: the outcome of each job
 //! and the counts of a run.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use uuid::Uuid;
@@ -36,6 +37,14 @@ pub struct WorkerConfig {
     /// Claim organizations round-robin (true, the default) or in strict
     /// priority/run_at/id order across organizations (false).
     pub fair: bool,
+    /// With `fair`: balance organizations by their share of this worker's
+    /// handler time (true, the default), passing over an organization
+    /// ahead of its share while others have work, or by job count alone
+    /// (false: plain round-robin, which lets an organization with slow jobs
+    /// take most of the worker).
+    pub fair_by_time: bool,
+    /// With `fair_by_time`: weights of organizations' shares (default 1).
+    pub org_weights: HashMap<Uuid, f64>,
     /// At most this many jobs of one organization running at once, across
     /// all workers (fair claims only).
     pub org_concurrency: Option<i32>,
@@ -68,6 +77,8 @@ impl Default for WorkerConfig {
             periodic: Vec::new(),
             drain: false,
             fair: true,
+            fair_by_time: true,
+            org_weights: HashMap::new(),
             org_concurrency: None,
             session: SessionConfig::default(),
             worker_id: default_worker_id(),

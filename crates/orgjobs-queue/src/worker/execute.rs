@@ -56,6 +56,10 @@ pub(super) fn lost(job: &ClaimedJob, reason: &str) -> Outcome {
 /// and logged.
 pub(super) fn job_finished(ctx: &Ctx, job: &ClaimedJob, outcome: Outcome, elapsed: Duration) {
     ctx.finished(job.id);
+    if let (Some(org), true) = (job.org, ctx.config.fair_by_time) {
+        ctx.share
+            .ended(org, elapsed, job.charged, std::time::Instant::now());
+    }
     let kind_label = if ctx.registry.entry(&job.kind).is_some() {
         job.kind.as_str()
     } else {

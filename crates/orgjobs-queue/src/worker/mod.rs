@@ -26,6 +26,7 @@ mod config;
 mod execute;
 mod lease;
 mod listen;
+mod share;
 mod slots;
 
 use std::collections::HashMap;
@@ -55,6 +56,7 @@ use crate::metrics::Metrics;
 use crate::registry::{OrgBatch, Registry};
 use claim::{ClaimedJob, Claimer, FairCursor};
 use completer::Completer;
+use share::WorkerTime;
 use slots::Slots;
 
 /// A job this worker is running: its fencing token and the flag its
@@ -74,6 +76,8 @@ pub(crate) struct Ctx {
     claimer: Claimer,
     /// How many handlers run at once.
     slots: Slots,
+    /// Each organization's recent share of this worker's handler time.
+    pub(crate) share: WorkerTime,
     /// Batches completions of jobs that never opened a transaction.
     pub(crate) completer: Completer,
     leases: Leases,
@@ -136,6 +140,7 @@ impl Worker {
             clock: config.clock.clone(),
         };
         let slots = Slots::new(config.concurrency);
+        let share = WorkerTime::new(config.org_weights.clone());
         Worker {
             ctx: Arc::new(Ctx {
                 completer: Completer::new(BatchCompleter::new(db.clone(), &config.worker_id)),
@@ -146,6 +151,7 @@ impl Worker {
                 config,
                 running: Mutex::new(HashMap::new()),
                 slots,
+                share,
                 claimer,
                 health: Health::new(),
                 tenant_relnames: std::sync::OnceLock::new(),
@@ -305,7 +311,12 @@ async fn claim_loop(
         let mut more = false;
         if want > 0 && (want >= low_water || tasks.is_empty()) {
             let idle = tasks.is_empty();
-            match ctx.claimer.claim(want).await {
+            let ahead = if cfg.fair && cfg.fair_by_time {
+                ctx.share.ahead(std::time::Instant::now())
+            } else {
+                Vec::new()
+            };
+            match ctx.claimer.claim(want, &ahead).await {
                 Ok(jobs) => {
                     ctx.health.reached();
                     backoff = Duration::from_millis(100);
@@ -326,11 +337,15 @@ async fn claim_loop(
                         }
                     }
                     let mut batches: Vec<(Uuid, OrgBatch, Vec<ClaimedJob>)> = Vec::new();
+                    let claimed_at = std::time::Instant::now();
                     for mut job in jobs {
                         // Only this loop takes slots, and it claimed no
                         // more than were free.
                         if let Some(slot) = ctx.slots.take() {
                             job.slot = slot;
+                        }
+                        if let (Some(org), true) = (job.org, cfg.fair_by_time) {
+                            job.charged = ctx.share.claimed(org, claimed_at);
                         }
                         match (job.org, ctx.registry.org_batch(&job.kind)) {
                             (Some(org), Some(limit)) => {

@@ -12,6 +12,7 @@ use orgjobs_queue::{
     DbUrl, Metrics, Periodic, PoolOptions, SessionConfig, StatementMode, Worker, WorkerConfig,
     default_worker_id,
 };
+use uuid::Uuid;
 
 /// Options of `orgjobs worker`.
 #[derive(Debug, Args)]
@@ -74,6 +75,14 @@ pub struct WorkerArgs {
     /// instead of round-robin over organizations (the default).
     #[arg(long)]
     pub fifo: bool,
+    /// Round-robin over organizations by job count alone, instead of by
+    /// their share of this worker's handler time (the default).
+    #[arg(long, conflicts_with = "fifo")]
+    pub fair_by_jobs: bool,
+    /// An organization's weight in the share of worker time
+    /// (`UUID=WEIGHT`, repeatable; default 1).
+    #[arg(long = "org-weight", value_parser = parse_org_weight, conflicts_with_all = ["fifo", "fair_by_jobs"])]
+    pub org_weights: Vec<(Uuid, f64)>,
     /// At most this many jobs of one organization running at once, across
     /// all workers.
     #[arg(long, value_parser = clap::value_parser!(i32).range(1..), conflicts_with = "fifo")]
@@ -146,6 +155,8 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         periodic,
         drain: args.drain,
         fair: !args.fifo,
+        fair_by_time: !args.fair_by_jobs,
+        org_weights: args.org_weights.iter().copied().collect(),
         org_concurrency: args.org_concurrency,
         session: SessionConfig {
             tenant_role: args.tenant_role.clone(),
@@ -214,4 +225,21 @@ pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
         }
         tracing::info!(event = "shutdown_requested");
     }
+}
+
+/// `UUID=WEIGHT`, a positive weight.
+fn parse_org_weight(s: &str) -> Result<(Uuid, f64), String> {
+    let (org, weight) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: expected ORGANIZATION_UUID=WEIGHT"))?;
+    let org = Uuid::parse_str(org.trim())
+        .map_err(|e| format!("{org:?} is not an organization id (a UUID): {e}"))?;
+    let weight: f64 = weight
+        .trim()
+        .parse()
+        .map_err(|_| format!("{weight:?} is not a number; expected a positive weight"))?;
+    if !(weight.is_finite() && weight > 0.0) {
+        return Err(format!("weight {weight} must be a positive number"));
+    }
+    Ok((org, weight))
 }

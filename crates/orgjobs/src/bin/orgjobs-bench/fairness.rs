@@ -155,3 +155,82 @@ pub(crate) fn jain_index(x: &[f64]) -> f64 {
         f64::NAN
     }
 }
+
+/// W6's organizations: 50 with 5 ms jobs and one with 200 ms jobs.
+const W6_FAST_ORGS: usize = 50;
+
+impl Bench {
+    /// W6: fairness by worker time. 50 organizations with 5 ms jobs and one
+    /// with 200 ms jobs, all backlogged; each organization's share of the
+    /// worker's handler time over a window while all have work, and Jain's
+    /// index over those shares, for each way of claiming.
+    pub(crate) async fn w6(&mut self) -> anyhow::Result<()> {
+        let window = (Duration::from_millis(500), Duration::from_millis(4500));
+        for (mode, fair, by_time) in [
+            ("worker_time", true, true),
+            ("job_count", true, false),
+            ("strict_order", false, false),
+        ] {
+            let (url, client) = self.fresh_db("w6").await?;
+            let busy = Busy::default();
+            let reg = Registry::new().tenant(busy.clone());
+            reg.register_kinds(&client).await?;
+            let orgs = self.seed_orgs(&client, W6_FAST_ORGS + 1).await?;
+            let (fast, slow) = (&orgs[..W6_FAST_ORGS], orgs[W6_FAST_ORGS]);
+            // Enough of each that nobody runs out within the window, in a
+            // random order (so that strict order is a random mix).
+            client
+                .execute(
+                    "INSERT INTO orgjobs.jobs (kind, organization_id, payload)
+                     SELECT 'BENCH_BUSY', org, jsonb_build_object('ms', ms) FROM (
+                         SELECT f AS org, 5 AS ms FROM unnest($1::uuid[]) f, generate_series(1, 1200)
+                         UNION ALL
+                         SELECT $2, 200 FROM generate_series(1, 400)
+                     ) j ORDER BY random()",
+                    &[&fast, &slow],
+                )
+                .await?;
+            client.batch_execute("ANALYZE orgjobs.jobs").await?;
+            let pool = url.pool(20).await?;
+            let config = WorkerConfig {
+                concurrency: 50,
+                batch_size: 50,
+                poll_interval: Duration::from_millis(200),
+                fair,
+                fair_by_time: by_time,
+                ..WorkerConfig::default()
+            };
+            let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+            let worker = Worker::new(pool, Arc::new(reg), Metrics::new(), config);
+            let t0 = now();
+            let handle = tokio::spawn(worker.run(async {
+                let _ = stopped.await;
+            }));
+            tokio::time::sleep(window.1).await;
+            let _ = stop.send(());
+            handle.await??;
+            let runs = busy.0.lock().map_err(|_| anyhow::anyhow!("lock"))?.clone();
+            let (from, to) = (t0 + window.0.as_secs_f64(), t0 + window.1.as_secs_f64());
+            let busy_in_window = |org: &Uuid| -> f64 {
+                runs.iter()
+                    .filter(|(o, _, _)| o == org)
+                    .map(|(_, s, e)| (e.min(to) - s.max(from)).max(0.0))
+                    .sum()
+            };
+            let time: Vec<f64> = orgs.iter().map(busy_in_window).collect();
+            let total: f64 = time.iter().sum();
+            let shares: Vec<f64> = time.iter().map(|t| t / total.max(1e-9)).collect();
+            let fast_shares = sorted(shares[..W6_FAST_ORGS].to_vec());
+            self.record(json!({"workload": "w6", "mode": mode,
+                "jain_index_of_worker_time": jain_index(&shares),
+                "slow_org_share": shares[W6_FAST_ORGS],
+                "fair_share": 1.0 / (W6_FAST_ORGS + 1) as f64,
+                "fast_orgs_share_min": fast_shares[0],
+                "fast_orgs_share_median": quantile(&fast_shares, 0.5),
+                "busy_s_in_window": total,
+                "window_s": (window.1 - window.0).as_secs_f64()}));
+            self.drop_db(&url).await;
+        }
+        Ok(())
+    }
+}

@@ -35,6 +35,7 @@ impl Bench {
                                     (&None::<i32>, Type::INT4),
                                     (&None::<chrono::DateTime<chrono::Utc>>, Type::TIMESTAMPTZ),
                                     (&orgjobs_queue::CLAIM_LOCK_CLASS, Type::INT4),
+                                    (&Vec::<Uuid>::new(), Type::UUID_ARRAY),
                                 ],
                             )
                             .await?

@@ -84,3 +84,27 @@ impl GlobalHandler for CountNoRls {
         Ok(())
     }
 }
+
+/// W6: a tenant job that takes `ms` milliseconds of worker time (without
+/// the database) and records when it ran.
+#[derive(Clone, Default)]
+pub(crate) struct Busy(pub(crate) Arc<Mutex<Vec<(Uuid, f64, f64)>>>);
+
+#[derive(Deserialize)]
+pub(crate) struct BusyPayload {
+    ms: u64,
+}
+
+impl TenantHandler for Busy {
+    const KIND: &'static str = "BENCH_BUSY";
+    type Payload = BusyPayload;
+    async fn run(&self, tx: &mut TenantTx, p: BusyPayload) -> Result<(), JobError> {
+        let start = now();
+        tokio::time::sleep(Duration::from_millis(p.ms)).await;
+        self.0
+            .lock()
+            .map_err(|_| JobError::retry("lock"))?
+            .push((tx.org_id(), start, now()));
+        Ok(())
+    }
+}

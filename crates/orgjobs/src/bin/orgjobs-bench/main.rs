@@ -8,7 +8,8 @@
 //! latency into an idle worker; W4 noisy neighbour (A: 20,000, then B: 10)
 //! and a skewed mix (one organization 80 %, 49 share the rest) with Jain's
 //! fairness index; W5 claim time with 10k / 100k / 1M jobs waiting; the
-//! process's peak memory.
+//! process's peak memory; W6 each organization's share of worker time
+//! when one organization's jobs are forty times as long.
 //!
 //! One file per workload family: `throughput` (W1, W2), `latency` (W3),
 //! `fairness` (W4), `growth` (W5); `handlers` holds the jobs they run.
@@ -50,8 +51,8 @@ struct Args {
         default_value = "postgres://postgres@127.0.0.1:5432/orgjobs_bench?sslmode=disable"
     )]
     database_url: String,
-    /// Workloads to run, comma-separated: w1,w2,w3,w4,w5.
-    #[arg(long, default_value = "w1,w2,w3,w4,w5", value_delimiter = ',')]
+    /// Workloads to run, comma-separated: w1,w2,w3,w4,w5,w6.
+    #[arg(long, default_value = "w1,w2,w3,w4,w5,w6", value_delimiter = ',')]
     workloads: Vec<String>,
     /// Handlers at once.
     #[arg(long, default_value_t = 200)]
@@ -221,7 +222,8 @@ async fn main() -> anyhow::Result<()> {
             "w3" => bench.w3().await.context("w3")?,
             "w4" => bench.w4().await.context("w4")?,
             "w5" => bench.w5().await.context("w5")?,
-            other => anyhow::bail!("unknown workload {other}; expected w1..w5"),
+            "w6" => bench.w6().await.context("w6")?,
+            other => anyhow::bail!("unknown workload {other}; expected w1..w6"),
         }
     }
     let peak = peak_rss_mib();
