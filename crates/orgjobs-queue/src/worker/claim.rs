@@ -9,13 +9,12 @@ use std::sync::atomic::AtomicBool;
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use tokio_postgres::types::Type;
-use tracing::warn;
 use uuid::Uuid;
 
 use super::slots::Slot;
 use crate::clock::Clock;
 use crate::db::{Unfinished, checkout};
-use crate::error::{DbError, PgErr};
+use crate::error::DbError;
 use crate::statements::{self, StatementMode};
 
 /// The strict-order claim statement ($1 limit, $2 worker, $3 lease seconds,
@@ -72,6 +71,10 @@ impl FairCursor {
     }
 }
 
+/// The claim's transaction: see [`Claimer::claim`] for why its commit need
+/// not wait for the disk.
+const CLAIM_BEGIN: &str = "BEGIN; SET LOCAL synchronous_commit TO off";
+
 /// How this worker claims.
 pub(crate) struct Claimer {
     pub(crate) pool: Pool,
@@ -97,11 +100,21 @@ impl Claimer {
         // handing it back, possibly inside the claim transaction.
         let guard = Unfinished::new(checkout(&self.pool, "claiming jobs").await?);
         let conn = guard.conn();
+        // The claim commits without waiting for its WAL to reach disk: a
+        // claim lost in a server crash only makes the job claimable again,
+        // and the lost attempt can no longer complete it (its transaction
+        // died with the server; every later write is fenced).
+        conn.batch_execute(CLAIM_BEGIN)
+            .await
+            .map_err(|e| DbError::query("beginning the claim", e))?;
         let mut jobs = if self.fair {
             self.claim_fair(conn, limit, ahead).await?
         } else {
             self.claim_fifo(conn, limit).await?
         };
+        conn.batch_execute("COMMIT")
+            .await
+            .map_err(|e| DbError::query("committing the claim", e))?;
         drop(guard.finish());
         // UPDATE ... RETURNING has no order; start jobs in claim order.
         jobs.sort_by_key(|(prio, j)| (*prio, j.id));
@@ -144,9 +157,6 @@ impl Claimer {
         // snapshot would predate it and let two workers overfill a limit).
         let limited = self.org_concurrency.is_some();
         if limited {
-            conn.batch_execute("BEGIN")
-                .await
-                .map_err(|e| DbError::query("beginning the claim", e))?;
             statements::query(
                 conn,
                 self.mode,
@@ -190,16 +200,10 @@ impl Claimer {
                 ],
             )
             .await;
-            let rows = match rows {
-                Ok(rows) => rows,
-                // Jobs of an earlier pass are claimed (committed as
-                // running): run them rather than leave them to the rescuer.
-                Err(e) if !jobs.is_empty() => {
-                    warn!(event = "claim_failed", error = %PgErr(&e));
-                    break;
-                }
-                Err(e) => return Err(DbError::query("claiming jobs", e)),
-            };
+            // All passes share the claim's transaction: a failed pass
+            // aborts it, and none of the jobs of earlier passes is claimed
+            // either (running them would run jobs nobody holds).
+            let rows = rows.map_err(|e| DbError::query("claiming jobs", e))?;
             let got = rows.len();
             let reached_end = rows
                 .first()
@@ -224,11 +228,6 @@ impl Claimer {
                 skipping = false;
                 passes_left = 3;
             }
-        }
-        if limited {
-            conn.batch_execute("COMMIT")
-                .await
-                .map_err(|e| DbError::query("committing the claim", e))?;
         }
         Ok(jobs)
     }
