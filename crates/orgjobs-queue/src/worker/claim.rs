@@ -47,6 +47,11 @@ pub(crate) struct ClaimedJob {
     pub(crate) slot: Slot,
     /// The worker time charged to its organization at claim (seconds).
     pub(crate) charged: f64,
+    /// When it was claimed.
+    pub(crate) claimed_at: std::time::Instant,
+    /// Whether its handler time has been counted in its organization's
+    /// share (once: when the handler returns, or when the job ends).
+    pub(crate) accounted: AtomicBool,
 }
 
 /// Where the next fair claim starts its walk over organizations: after the
@@ -245,6 +250,8 @@ fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
             cancel: Arc::new(AtomicBool::new(false)),
             slot: Slot::default(),
             charged: 0.0,
+            claimed_at: std::time::Instant::now(),
+            accounted: AtomicBool::new(false),
         },
     )
 }

@@ -14,7 +14,6 @@ use tracing::{error, info, warn};
 
 use super::Ctx;
 use super::claim::ClaimedJob;
-use super::completer::Completer;
 use super::config::Outcome;
 use crate::db::checkout;
 use crate::error::{DbError, PgErr};
@@ -52,14 +51,25 @@ pub(super) fn lost(job: &ClaimedJob, reason: &str) -> Outcome {
     Outcome::Lost
 }
 
+/// Counts a job's handler time in its organization's share of worker time,
+/// once.
+pub(super) fn account(ctx: &Ctx, job: &ClaimedJob, took: Duration) {
+    if let (Some(org), true) = (job.org, ctx.config.fair_by_time) {
+        if !job
+            .accounted
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+        {
+            ctx.share
+                .ended(org, took, job.charged, std::time::Instant::now());
+        }
+    }
+}
+
 /// The end of one job, whatever ran it: forgotten by the worker, counted
 /// and logged.
 pub(super) fn job_finished(ctx: &Ctx, job: &ClaimedJob, outcome: Outcome, elapsed: Duration) {
     ctx.finished(job.id);
-    if let (Some(org), true) = (job.org, ctx.config.fair_by_time) {
-        ctx.share
-            .ended(org, elapsed, job.charged, std::time::Instant::now());
-    }
+    account(ctx, job, elapsed);
     let kind_label = if ctx.registry.entry(&job.kind).is_some() {
         job.kind.as_str()
     } else {
@@ -178,7 +188,7 @@ async fn finish(
 ) -> Result<(), Failure> {
     count_rls_denials(ctx, &tx);
     match outcome {
-        Ok(result) => settle(tx, result, job, &ctx.config.worker_id, &ctx.completer).await,
+        Ok(result) => settle(ctx, tx, result, job).await,
         Err(_) => {
             tx.abort(&ctx.config.cancel).await;
             Err(timed_out(timeout))
@@ -201,17 +211,21 @@ pub(super) fn timed_out_error(timeout: Duration) -> JobError {
 /// commit on success, roll back otherwise (a panic becomes a retryable
 /// failure carrying the panic's message).
 async fn settle(
+    ctx: &Ctx,
     tx: ScopedTx,
     result: std::thread::Result<Result<(), JobError>>,
     job: &ClaimedJob,
-    worker_id: &str,
-    completer: &Completer,
 ) -> Result<(), Failure> {
+    let worker_id = ctx.config.worker_id.as_str();
+    let completer = &ctx.completer;
     match result {
         Ok(Ok(())) => match tx.complete_and_commit(job.id, job.attempt, worker_id).await {
             Ok(Some(_conn)) => Ok(()),
             // The handler never touched the database: complete in a batch.
             Ok(None) => {
+                // The handler is done: its time counts now, and its slot
+                // is free for the next claim.
+                account(ctx, job, job.claimed_at.elapsed());
                 job.slot.give_back();
                 match completer.complete(job.id, job.attempt).await {
                     Some(true) => Ok(()),

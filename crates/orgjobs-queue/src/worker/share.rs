@@ -8,7 +8,9 @@
 //! the workers. This keeps, per organization, an exponentially decaying sum
 //! of the handler time it used (half-life [`HALF_LIFE`]), charged when a
 //! job is claimed (with the organization's mean job time so far, so that
-//! long jobs in flight count) and corrected when it ends. An organization
+//! long jobs in flight count) and corrected when it ends; a job counts for
+//! at least [`MIN_JOB_COST`], and an organization new to the worker starts
+//! at its share of what the others used (no catch-up burst). An organization
 //! whose sum exceeds its share — the total divided among the organizations
 //! served recently, in proportion to their weights — by more than
 //! [`SLACK`] is passed over by the next claims; when nothing else is
@@ -30,8 +32,15 @@ pub(crate) const HALF_LIFE: Duration = Duration::from_secs(3);
 /// How far above its share an organization may be before it is passed over.
 pub(crate) const SLACK: f64 = 1.1;
 
+/// The least worker time a job counts for, however quick its handler: the
+/// claim, the transaction and the completion around it cost about that
+/// much. Below it, jobs count equally, so that organizations whose jobs
+/// are all near-instant are served by turns rather than by the noise in
+/// their microsecond timings.
+const MIN_JOB_COST: Duration = Duration::from_millis(1);
+
 /// The job time charged before an organization has a measured mean.
-const FIRST_GUESS: Duration = Duration::from_millis(1);
+const FIRST_GUESS: Duration = MIN_JOB_COST;
 
 #[derive(Debug)]
 struct OrgTime {
@@ -77,12 +86,35 @@ impl WorkerTime {
     /// Charges a claimed job of `org` its organization's mean job time;
     /// returns what was charged (to correct when it ends).
     pub(crate) fn claimed(&self, org: Uuid, now: Instant) -> f64 {
+        let weight = self.weight(&org);
         self.with(|orgs| {
-            let e = orgs.entry(org).or_insert(OrgTime {
-                used: 0.0,
-                mean: FIRST_GUESS.as_secs_f64(),
-                at: now,
-            });
+            if !orgs.contains_key(&org) {
+                // A newcomer starts at its share of what the others used, not
+                // at zero: it gets its turn at once, but no catch-up burst
+                // that would starve the organizations already served.
+                let (used, weights) = orgs.iter().fold((0.0, 0.0), |(u, w), (o, e)| {
+                    (
+                        u + decay(e.used, now.saturating_duration_since(e.at)),
+                        w + self.weight(o),
+                    )
+                });
+                let start = if weights > 0.0 {
+                    used / weights * weight
+                } else {
+                    0.0
+                };
+                orgs.insert(
+                    org,
+                    OrgTime {
+                        used: start,
+                        mean: FIRST_GUESS.as_secs_f64(),
+                        at: now,
+                    },
+                );
+            }
+            let Some(e) = orgs.get_mut(&org) else {
+                return 0.0;
+            };
             e.used = decay(e.used, now.saturating_duration_since(e.at)) + e.mean;
             e.at = now;
             e.mean
@@ -94,7 +126,7 @@ impl WorkerTime {
     pub(crate) fn ended(&self, org: Uuid, took: Duration, charged: f64, now: Instant) {
         self.with(|orgs| {
             if let Some(e) = orgs.get_mut(&org) {
-                let took = took.as_secs_f64();
+                let took = took.max(MIN_JOB_COST).as_secs_f64();
                 e.used =
                     (decay(e.used, now.saturating_duration_since(e.at)) + took - charged).max(0.0);
                 e.at = now;
@@ -177,6 +209,23 @@ mod tests {
         }
         let ratio = time[&a] / time[&b];
         assert!((2.2..4.0).contains(&ratio), "a/b = {ratio:.2}, weight 3");
+    }
+
+    #[test]
+    fn a_newcomer_gets_turns_but_no_catch_up_burst() {
+        let share = WorkerTime::new(HashMap::new());
+        let now = Instant::now();
+        let (old, new) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for _ in 0..100 {
+            let c = share.claimed(old, now);
+            share.ended(old, Duration::from_millis(10), c, now);
+        }
+        let c = share.claimed(new, now);
+        share.ended(new, Duration::from_millis(10), c, now);
+        assert!(
+            !share.ahead(now).contains(&old),
+            "the organization served so far is not starved while the newcomer catches up"
+        );
     }
 
     #[test]
