@@ -152,36 +152,9 @@ async fn a_failing_job_rolls_back_alone_and_the_rest_commit_together() {
 
 #[tokio::test]
 async fn a_job_that_rescopes_its_transaction_cannot_take_the_next_one_along() {
-    let db = support::db().await;
-    let admin = db.admin_client().await;
-    // Strict mode off in this database, and a function the tenant role may
-    // call that switches the organization: the path strict mode closes.
-    orgjobs_queue::set_strict(&admin, false)
-        .await
-        .expect("strict off");
-    admin
-        .batch_execute(
-            "CREATE FUNCTION public.rescope(org text) RETURNS void LANGUAGE sql
-                 AS $$ SELECT set_config('app.current_org', org, true) $$;
-             GRANT EXECUTE ON FUNCTION public.rescope(text) TO orgjobs_tenant;",
-        )
-        .await
-        .expect("rescope function");
-    let pool = support::pool(&db, 4).await;
-    let (a, items) = support::seed_org_items(&pool, "A", 6).await;
-    let b = support::seed_org(&pool, "B", 3).await;
-    let payloads: Vec<_> = items
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            if i == 2 {
-                serde_json::json!({"item_id": id, "rescope_to": b})
-            } else {
-                serde_json::json!({"item_id": id})
-            }
-        })
-        .collect();
-    enqueue(&db, a, &payloads).await;
+    // The third job switches the organization to B.
+    let (db, pool, _a, _b, items) =
+        rescoping_batch("SELECT set_config('app.current_org', org, true)", 6, 3, 2).await;
     let summary = support::drain(&pool, registry(), &Metrics::new(), 20).await;
     assert_eq!(summary.completed, 5, "{summary:?}");
     assert_eq!(summary.lost, 1, "its completion refused: {summary:?}");
@@ -208,36 +181,10 @@ async fn a_job_that_rescopes_its_transaction_cannot_take_the_next_one_along() {
 
 #[tokio::test]
 async fn a_job_that_leaves_the_tenant_role_ends_its_whole_batch() {
-    let db = support::db().await;
-    let admin = db.admin_client().await;
-    orgjobs_queue::set_strict(&admin, false)
-        .await
-        .expect("strict off");
-    // `rescope` here drops the tenant role for the login's (SET ROLE NONE
-    // needs no privilege): what strict mode closes.
-    admin
-        .batch_execute(
-            "CREATE FUNCTION public.rescope(org text) RETURNS void LANGUAGE sql
-                 AS $$ SELECT set_config('role', 'none', true) $$;
-             GRANT EXECUTE ON FUNCTION public.rescope(text) TO orgjobs_tenant;",
-        )
-        .await
-        .expect("role-dropping function");
-    let pool = support::pool(&db, 4).await;
-    let (a, items) = support::seed_org_items(&pool, "A", 3).await;
-    support::seed_org(&pool, "B", 4).await;
-    let payloads: Vec<_> = items
-        .iter()
-        .enumerate()
-        .map(|(i, id)| {
-            if i == 1 {
-                serde_json::json!({"item_id": id, "rescope_to": a})
-            } else {
-                serde_json::json!({"item_id": id})
-            }
-        })
-        .collect();
-    enqueue(&db, a, &payloads).await;
+    // The second job drops the tenant role for the login's (SET ROLE NONE
+    // needs no privilege).
+    let (db, pool, _a, _b, items) =
+        rescoping_batch("SELECT set_config('role', 'none', true)", 3, 4, 1).await;
     let summary = support::drain(&pool, registry(), &Metrics::new(), 20).await;
     // The first job's completion went down with the batch (retried); the
     // second's was refused (its lease will expire); the third, which the
@@ -254,4 +201,52 @@ async fn a_job_that_leaves_the_tenant_role_ends_its_whole_batch() {
         marks[2][0].1, 3,
         "the third job ran as the tenant role in A's context, not as the login (which sees 7 items)"
     );
+}
+
+/// A database with strict mode off and `public.rescope(org text)`, a
+/// function the tenant role may call that runs `set_config_sql` (the path
+/// strict mode closes); organization A with `a_items` items and B with
+/// `b_items`; one `BATCHED` job per A item, the one at `bad` calling
+/// `rescope`. Returns the database, a pool, A, B and A's items.
+async fn rescoping_batch(
+    set_config_sql: &str,
+    a_items: usize,
+    b_items: usize,
+    bad: usize,
+) -> (
+    orgjobs_testdb::TestDb,
+    orgjobs_queue::deadpool_postgres::Pool,
+    Uuid,
+    Uuid,
+    Vec<Uuid>,
+) {
+    let db = support::db().await;
+    let admin = db.admin_client().await;
+    orgjobs_queue::set_strict(&admin, false)
+        .await
+        .expect("strict off");
+    admin
+        .batch_execute(&format!(
+            "CREATE FUNCTION public.rescope(org text) RETURNS void LANGUAGE sql
+                 AS $$ {set_config_sql} $$;
+             GRANT EXECUTE ON FUNCTION public.rescope(text) TO orgjobs_tenant;"
+        ))
+        .await
+        .expect("rescope function");
+    let pool = support::pool(&db, 4).await;
+    let (a, items) = support::seed_org_items(&pool, "A", a_items).await;
+    let b = support::seed_org(&pool, "B", b_items).await;
+    let payloads: Vec<_> = items
+        .iter()
+        .enumerate()
+        .map(|(i, id)| {
+            if i == bad {
+                serde_json::json!({"item_id": id, "rescope_to": b})
+            } else {
+                serde_json::json!({"item_id": id})
+            }
+        })
+        .collect();
+    enqueue(&db, a, &payloads).await;
+    (db, pool, a, b, items)
 }
