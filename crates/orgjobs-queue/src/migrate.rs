@@ -45,6 +45,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0004_completion_by_primary_key",
         sql: include_str!("../migrations/0004_completion_by_primary_key.sql"),
     },
+    Migration {
+        name: "orgjobs/0005_one_running_index",
+        sql: include_str!("../migrations/0005_one_running_index.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");
