@@ -103,6 +103,20 @@ impl Default for OrgBatch {
     }
 }
 
+impl Kind {
+    /// A kind with the default settings.
+    fn new(entry: Entry) -> Self {
+        Kind {
+            entry,
+            retry: RetryPolicy::default(),
+            timeout: DEFAULT_TIMEOUT,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            commit: CommitMode::Synchronous,
+            org_batch: None,
+        }
+    }
+}
+
 /// How a kind's job transactions commit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum CommitMode {
@@ -181,17 +195,7 @@ impl Registry {
                 payload,
             }) as Box<dyn PreparedTenant>)
         });
-        self.kinds.insert(
-            H::KIND,
-            Kind {
-                entry: Entry::Tenant(parse),
-                retry: RetryPolicy::default(),
-                timeout: DEFAULT_TIMEOUT,
-                max_attempts: DEFAULT_MAX_ATTEMPTS,
-                commit: CommitMode::Synchronous,
-                org_batch: None,
-            },
-        );
+        self.kinds.insert(H::KIND, Kind::new(Entry::Tenant(parse)));
         self
     }
 
@@ -205,17 +209,8 @@ impl Registry {
                 payload,
             }) as Box<dyn PreparedGlobal>)
         });
-        self.kinds.insert(
-            H::KIND,
-            Kind {
-                entry: Entry::Global(parse, H::ROLE),
-                retry: RetryPolicy::default(),
-                timeout: DEFAULT_TIMEOUT,
-                max_attempts: DEFAULT_MAX_ATTEMPTS,
-                commit: CommitMode::Synchronous,
-                org_batch: None,
-            },
-        );
+        self.kinds
+            .insert(H::KIND, Kind::new(Entry::Global(parse, H::ROLE)));
         self
     }
 

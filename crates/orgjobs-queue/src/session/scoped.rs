@@ -303,17 +303,13 @@ impl ScopedTx {
         role: &str,
         next: bool,
     ) -> Result<Result<(), String>, DbError> {
-        // $1 job, $2 attempt, $3 the worker that claimed it.
+        // complete_job, then the role the job left the transaction under.
         const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3), current_user::text";
         let conn = self.obj().await.map_err(|e| DbError::State {
             what: "completing a job of an organization batch",
             reason: e.to_string(),
         })?;
-        let params: [Typed<'_>; 3] = [
-            (&job_id, Type::INT8),
-            (&attempt, Type::INT4),
-            (&worker, Type::TEXT),
-        ];
+        let params = complete_params(&job_id, &attempt, &worker);
         let release = if next {
             "RELEASE SAVEPOINT orgjobs_job; SAVEPOINT orgjobs_job"
         } else {
@@ -391,18 +387,13 @@ impl ScopedTx {
         attempt: i32,
         worker: &str,
     ) -> Result<Option<Object>, DbError> {
-        // $1 job, $2 attempt, $3 the worker that claimed it.
         const COMPLETE: &str = "SELECT orgjobs.complete_job($1, $2, $3)";
         let Some(conn) = self.conn.take() else {
             return Ok(None);
         };
         let guard = Unfinished::new(conn);
         let conn = guard.conn();
-        let params: [Typed<'_>; 3] = [
-            (&job_id, Type::INT8),
-            (&attempt, Type::INT4),
-            (&worker, Type::TEXT),
-        ];
+        let params = complete_params(&job_id, &attempt, &worker);
         let (done, committed) = match self.mode {
             StatementMode::Cached => {
                 let stmt = statements::prepare_typed(conn, COMPLETE, &params)
@@ -447,4 +438,14 @@ impl Drop for ScopedTx {
         // the pool. Closing it makes the server roll back.
         self.discard_connection();
     }
+}
+
+/// The parameters of `orgjobs.complete_job`: $1 the job, $2 its attempt, $3
+/// the worker that claimed it.
+fn complete_params<'a>(job_id: &'a i64, attempt: &'a i32, worker: &'a &str) -> [Typed<'a>; 3] {
+    [
+        (job_id, Type::INT8),
+        (attempt, Type::INT4),
+        (worker, Type::TEXT),
+    ]
 }

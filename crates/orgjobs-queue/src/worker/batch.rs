@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::Ctx;
 use super::claim::ClaimedJob;
 use super::config::Outcome;
-use super::execute::{self, job_finished, lost, panic_message, record_failure};
+use super::execute::{self, job_finished, lost, panicked, record_failure};
 use crate::handler::JobError;
 use crate::registry::{Entry, OrgBatch};
 use crate::session::TenantTx;
@@ -133,10 +133,7 @@ pub(crate) async fn execute_batch(
                 }
             }
             Ok(Ok(Err(e))) => Some(e),
-            Ok(Err(panic)) => Some(JobError::retry(format!(
-                "handler panicked: {}",
-                panic_message(&panic)
-            ))),
+            Ok(Err(panic)) => Some(panicked(&panic)),
             Err(_) => {
                 // The statement may still run: cancel it and close the
                 // connection, which ends the whole transaction.

@@ -247,12 +247,17 @@ async fn settle(
         }
         Err(panic) => {
             let _ = tx.rollback().await;
-            Err(JobError::retry(format!("handler panicked: {}", panic_message(&panic))).into())
+            Err(panicked(&panic).into())
         }
     }
 }
 
-pub(super) fn panic_message(panic: &Box<dyn Any + Send>) -> String {
+/// A handler's panic as a failed, retryable attempt.
+pub(super) fn panicked(panic: &Box<dyn Any + Send>) -> JobError {
+    JobError::retry(format!("handler panicked: {}", panic_message(panic)))
+}
+
+fn panic_message(panic: &Box<dyn Any + Send>) -> String {
     if let Some(s) = panic.downcast_ref::<&str>() {
         (*s).to_owned()
     } else if let Some(s) = panic.downcast_ref::<String>() {

@@ -45,14 +45,20 @@ impl TenantHandler for Count {
             .query_one("SELECT count(*) FROM tickets", &[])
             .await?
             .get(0);
-        let mut c = self.0.lock().map_err(|_| JobError::retry("lock"))?;
-        if n == 1000 {
-            c.0 += 1
-        } else {
-            c.1 += 1
-        }
-        Ok(())
+        tally(&self.0, n)
     }
+}
+
+/// Counts a W2 job that saw exactly the organization's 1,000 tickets, or
+/// one that saw anything else.
+fn tally(counts: &Mutex<(u64, u64)>, seen: i64) -> Result<(), JobError> {
+    let mut c = counts.lock().map_err(|_| JobError::retry("lock"))?;
+    if seen == 1000 {
+        c.0 += 1
+    } else {
+        c.1 += 1
+    }
+    Ok(())
 }
 
 /// W2 with RLS off: the login (a superuser) with an explicit WHERE, as
@@ -75,13 +81,7 @@ impl GlobalHandler for CountNoRls {
             )
             .await?
             .get(0);
-        let mut c = self.0.lock().map_err(|_| JobError::retry("lock"))?;
-        if n == 1000 {
-            c.0 += 1
-        } else {
-            c.1 += 1
-        }
-        Ok(())
+        tally(&self.0, n)
     }
 }
 
