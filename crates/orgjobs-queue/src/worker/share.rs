@@ -229,6 +229,22 @@ mod tests {
     }
 
     #[test]
+    fn near_instant_jobs_are_served_by_turns() {
+        // A's jobs take 10 µs, B's 100 µs: both below the least a job counts
+        // for, so neither is ahead of the other (by raw time B would be).
+        let share = WorkerTime::new(HashMap::new());
+        let now = Instant::now();
+        let (a, b) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        for _ in 0..50 {
+            for (org, us) in [(a, 10), (b, 100)] {
+                let c = share.claimed(org, now);
+                share.ended(org, Duration::from_micros(us), c, now);
+            }
+        }
+        assert!(share.ahead(now).is_empty(), "{:?}", share.ahead(now));
+    }
+
+    #[test]
     fn alone_nobody_is_ahead() {
         let share = WorkerTime::new(HashMap::new());
         let now = Instant::now();
