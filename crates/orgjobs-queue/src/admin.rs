@@ -42,6 +42,9 @@ pub enum AdminError {
     /// A filter value is not valid.
     #[error("invalid filter: {0}")]
     InvalidFilter(String),
+    /// A setting's value is not valid (says what was expected).
+    #[error("invalid value: {0}")]
+    Invalid(String),
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),

@@ -26,6 +26,7 @@ mod metrics;
 mod migrate;
 mod periodic;
 mod proof;
+mod rate_limit;
 mod registry;
 mod session;
 mod statements;
@@ -58,6 +59,9 @@ pub use migrate::{
 };
 pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
+pub use rate_limit::{
+    RateLimit, RateLimitState, list_rate_limits, remove_rate_limit, set_rate_limit,
+};
 pub use registry::{
     CommitMode, DEFAULT_MAX_ATTEMPTS, DEFAULT_TIMEOUT, OrgBatch, PayloadError, Registry,
     UnknownKind,

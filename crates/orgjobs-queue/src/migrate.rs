@@ -49,6 +49,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0005_one_running_index",
         sql: include_str!("../migrations/0005_one_running_index.sql"),
     },
+    Migration {
+        name: "orgjobs/0006_rate_limits",
+        sql: include_str!("../migrations/0006_rate_limits.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

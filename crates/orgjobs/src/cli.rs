@@ -51,6 +51,9 @@ pub enum Command {
     /// Create or list organizations.
     #[command(subcommand)]
     Org(cmd::org::OrgCommand),
+    /// Limit how many jobs an organization may start per period (set, list, remove).
+    #[command(subcommand)]
+    RateLimit(cmd::rate_limit::RateLimitCommand),
     /// Load tickets and knowledge-base articles from a JSON Lines file into
     /// one organization (idempotent on external_id); enqueues their jobs.
     Import(cmd::import::ImportArgs),
@@ -71,6 +74,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Jobs(cmd) => cmd::jobs::run(url, cmd).await,
         Command::Queue(cmd) => cmd::queue::run(url, cmd).await,
         Command::Org(cmd) => cmd::org::run(url, cmd).await,
+        Command::RateLimit(cmd) => cmd::rate_limit::run(url, cmd).await,
         Command::Import(args) => cmd::import::run(url, args).await,
         Command::Eval(args) => crate::eval::run(url, args).await,
     }

@@ -775,3 +775,104 @@ async fn a_failed_periodic_enqueue_reports_the_query_error() {
     );
     assert!(!error.contains("no database connection"), "{error}");
 }
+
+/// `orgjobs rate-limit`: bad values are refused with what was expected, and
+/// a draining worker process starts only the organization's burst while
+/// another organization's jobs all run.
+#[tokio::test]
+async fn rate_limit_cli_refuses_bad_values_and_a_worker_keeps_to_the_limit() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let a = common::seed_org(&pool, "A", 1).await;
+    let b = common::seed_org(&pool, "B", 1).await;
+    let url = db.url_string();
+    assert!(orgjobs(url, &["migrate"]).status.success());
+    let (a_s, b_s) = (a.to_string(), b.to_string());
+    for (args, expected) in [
+        (
+            vec!["--starts", "0", "--per", "1s"],
+            "starts must be 1 to 2147483647, got 0",
+        ),
+        (
+            vec!["--starts", "5", "--per", "1fortnight"],
+            "expected a duration such as 1s, 500ms, 1min or 1h",
+        ),
+        (
+            vec!["--starts", "5", "--per", "1s", "--kind", "NO_SUCH"],
+            "unknown kind \"NO_SUCH\"",
+        ),
+    ] {
+        let mut full = vec!["rate-limit", "set", "--org", &a_s];
+        full.extend(args);
+        let out = orgjobs(url, &full);
+        assert!(!out.status.success(), "{}", text(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{}",
+            text(&out)
+        );
+    }
+    let out = orgjobs(
+        url,
+        &[
+            "rate-limit",
+            "set",
+            "--org",
+            &a_s,
+            "--starts",
+            "2",
+            "--per",
+            "1h",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let mut ids = Vec::new();
+    for org in [a, b] {
+        for _ in 0..5 {
+            ids.push(insert_raw(&db, "METRICS_SNAPSHOT", Some(org), serde_json::json!({})).await);
+        }
+    }
+    let out = orgjobs(
+        url,
+        &["worker", "--drain", "--no-listen", "--concurrency", "4"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let c = db.admin_client().await;
+    let states: Vec<(String, String, i64)> = c
+        .query(
+            "SELECT CASE WHEN organization_id = $1 THEN 'A' ELSE 'B' END, state, count(*)
+             FROM orgjobs.jobs WHERE id = ANY($2) GROUP BY 1, 2 ORDER BY 1, 2",
+            &[&a, &ids],
+        )
+        .await
+        .expect("count")
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    let expected = [
+        ("A", "available", 3),
+        ("A", "completed", 2),
+        ("B", "completed", 5),
+    ];
+    assert_eq!(
+        states,
+        expected.map(|(o, s, n)| (o.to_owned(), s.to_owned(), n)),
+        "A starts its burst of 2 and keeps 3 waiting; B is not limited"
+    );
+    let out = orgjobs(url, &["rate-limit", "list", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v[0]["organization_id"], a_s, "{v}");
+    assert!(v[0]["tokens"].as_f64().is_some_and(|t| t < 1.0), "{v}");
+    let out = orgjobs(url, &["rate-limit", "remove", "--org", &b_s]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has no organization-wide rate limit"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        orgjobs(url, &["rate-limit", "remove", "--org", &a_s])
+            .status
+            .success()
+    );
+}

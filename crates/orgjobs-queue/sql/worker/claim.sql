@@ -2,15 +2,38 @@
 -- $4: the time (NULL: the server's now()).
 -- The inner SELECT walks jobs_fetch_idx in order and skips rows other
 -- workers hold, so concurrent workers never wait on each other and the cost
--- does not grow with finished jobs.
-WITH picked AS (
-    SELECT id
-    FROM orgjobs.jobs
+-- does not grow with finished jobs. Jobs of organizations with rate limits
+-- (orgjobs.rate_limits) are passed over while a bucket that covers them is
+-- empty, and start only as far as their buckets allow (grant_starts takes
+-- the tokens); when no limit exists those checks cost one probe.
+WITH limits AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) AS present
+),
+picked AS (
+    SELECT id, organization_id, kind, run_at
+    FROM orgjobs.jobs j
     WHERE state IN ('available', 'scheduled', 'retryable')
       AND run_at <= coalesce($4::timestamptz, now())
+      AND NOT ((SELECT present FROM limits)
+               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($4::timestamptz, now())))
     ORDER BY priority, run_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
+),
+granted AS (
+    SELECT picked.id
+    FROM picked
+    WHERE NOT (SELECT present FROM limits)
+       OR NOT EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
+    UNION ALL
+    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.run_at, picked.id),
+                                array_agg(picked.organization_id ORDER BY picked.run_at, picked.id),
+                                array_agg(picked.kind ORDER BY picked.run_at, picked.id),
+                                coalesce($4::timestamptz, now()))
+    FROM picked
+    WHERE (SELECT present FROM limits)
+      AND EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
+    HAVING count(*) > 0
 )
 UPDATE orgjobs.jobs j
 SET state        = 'running',
@@ -18,6 +41,6 @@ SET state        = 'running',
     attempted_at = coalesce($4::timestamptz, now()),
     locked_by    = $2,
     locked_until = coalesce($4::timestamptz, now()) + make_interval(secs => $3)
-FROM picked
-WHERE j.id = picked.id
+-- By primary key whatever the planner thinks grant_starts returns.
+WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority

@@ -14,6 +14,7 @@
 --    of the batch, skipping rows other workers hold. With a limit, an
 --    organization is taken only under a transaction-level advisory lock,
 --    so that two workers cannot both fill its last slot.
+-- 4. granted: with rate limits, what their buckets allow (below).
 -- The last column says whether the walk reached the last organization (the
 -- next claim then starts over from the first).
 WITH RECURSIVE
@@ -23,6 +24,10 @@ top AS (
     WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, now())
     ORDER BY priority, run_at, id
     LIMIT 1
+),
+-- Whether any rate limit exists (when none, the checks below cost nothing).
+limits AS MATERIALIZED (
+    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) AS present
 ),
 orgs (org, useful, n) AS (
     -- Each step is a plain "next key after" on the leading column of
@@ -52,7 +57,9 @@ orgs (org, useful, n) AS (
                          h.priority, h.run_at, h.id
                 LIMIT 1
             ) = (SELECT priority FROM top), false)
-              AND NOT coalesce(o.org = ANY($8::uuid[]), false) AS useful
+              AND NOT coalesce(o.org = ANY($8::uuid[]), false)
+              AND NOT ((SELECT present FROM limits)
+                       AND orgjobs.start_blocked(o.org, NULL, coalesce($6::timestamptz, now()))) AS useful
         ) h
     )
     UNION ALL
@@ -77,7 +84,9 @@ orgs (org, useful, n) AS (
                      h.priority, h.run_at, h.id
             LIMIT 1
         ) = (SELECT priority FROM top), false)
-          AND NOT coalesce(nxt.org = ANY($8::uuid[]), false) AS useful
+          AND NOT coalesce(nxt.org = ANY($8::uuid[]), false)
+          AND NOT ((SELECT present FROM limits)
+                   AND orgjobs.start_blocked(nxt.org, NULL, coalesce($6::timestamptz, now()))) AS useful
     ) h
     WHERE orgs.org IS NOT NULL AND orgs.n < $1
 ),
@@ -102,22 +111,42 @@ allowed AS (
        OR pg_try_advisory_xact_lock($7::int, hashtext(found.org::text))
 ),
 picked AS (
-    SELECT p.id
+    SELECT p.id, p.organization_id, p.kind, p.run_at
     FROM allowed, LATERAL (
         -- Ordered like jobs_org_fetch_idx (organization and priority are
         -- fixed here), so that no other index fits.
-        SELECT j.id
+        SELECT j.id, j.organization_id, j.kind, j.run_at
         FROM orgjobs.jobs j
         WHERE coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = allowed.org
           AND j.state IN ('available', 'scheduled', 'retryable')
           AND j.priority = (SELECT priority FROM top)
           AND j.run_at <= coalesce($6::timestamptz, now())
+          AND NOT ((SELECT present FROM limits)
+                   AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, now())))
         ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                  j.priority, j.run_at, j.id
         LIMIT allowed.k
         FOR UPDATE SKIP LOCKED
     ) p
     LIMIT $1
+),
+-- 4. granted: the picked jobs of organizations with rate limits start only
+--    as far as their buckets allow (orgjobs.grant_starts takes the tokens);
+--    the others all start.
+granted AS (
+    SELECT picked.id
+    FROM picked
+    WHERE NOT (SELECT present FROM limits)
+       OR NOT EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
+    UNION ALL
+    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.run_at, picked.id),
+                                array_agg(picked.organization_id ORDER BY picked.run_at, picked.id),
+                                array_agg(picked.kind ORDER BY picked.run_at, picked.id),
+                                coalesce($6::timestamptz, now()))
+    FROM picked
+    WHERE (SELECT present FROM limits)
+      AND EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
+    HAVING count(*) > 0
 )
 UPDATE orgjobs.jobs j
 SET state        = 'running',
@@ -125,7 +154,7 @@ SET state        = 'running',
     attempted_at = coalesce($6::timestamptz, now()),
     locked_by    = $2,
     locked_until = coalesce($6::timestamptz, now()) + make_interval(secs => $3)
-FROM picked
-WHERE j.id = picked.id
+-- By primary key whatever the planner thinks grant_starts returns.
+WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
           (SELECT bool_or(org IS NULL) FROM orgs) AS reached_end

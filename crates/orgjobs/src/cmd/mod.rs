@@ -9,4 +9,5 @@ pub mod migrate;
 pub mod org;
 pub mod proof;
 pub mod queue;
+pub mod rate_limit;
 pub mod worker;
