@@ -33,6 +33,7 @@ mod statements;
 mod states;
 mod strict;
 pub mod tls;
+mod tokens;
 mod worker;
 
 pub use admin::{
@@ -72,9 +73,13 @@ pub use session::{
 pub use statements::StatementMode;
 pub use states::{FINISHED_STATES, WAITING_STATES};
 pub use strict::{PathTried, StrictStatus, rescoping_paths, set_strict, strict_status};
+pub use tokens::{
+    AuthError, NewToken, Principal, TokenInfo, TokenRole, authenticate, create_token, list_tokens,
+    record_token_uses, revoke_token,
+};
 pub use worker::{
     CLAIM_FAIR_SQL, CLAIM_LOCK_CLASS, CLAIM_SQL, NOTIFY_CHANNEL, Outcome, RunSummary, Worker,
-    WorkerConfig, WorkerError, default_worker_id,
+    WorkerConfig, WorkerError, check_tenancy, default_worker_id,
 };
 
 /// The background services of a worker, each with a `run_once` that does

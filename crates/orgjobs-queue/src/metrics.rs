@@ -95,6 +95,15 @@ impl Metrics {
         }
     }
 
+    /// Adds a collector of another part of the process (the HTTP API's),
+    /// rendered with the rest. Fails on a name already registered.
+    pub fn register(
+        &self,
+        collector: Box<dyn prometheus::core::Collector>,
+    ) -> Result<(), prometheus::Error> {
+        self.registry.register(collector)
+    }
+
     /// The metrics in Prometheus text format.
     pub fn render(&self) -> String {
         let mut buf = Vec::new();

@@ -53,6 +53,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0006_rate_limits",
         sql: include_str!("../migrations/0006_rate_limits.sql"),
     },
+    Migration {
+        name: "orgjobs/0007_api",
+        sql: include_str!("../migrations/0007_api.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

@@ -54,6 +54,11 @@ pub enum Command {
     /// Limit how many jobs an organization may start per period (set, list, remove).
     #[command(subcommand)]
     RateLimit(cmd::rate_limit::RateLimitCommand),
+    /// Serve the HTTP API (organization routes with organization tokens).
+    Serve(cmd::serve::ServeArgs),
+    /// API tokens for `orgjobs serve` (create, list, revoke).
+    #[command(subcommand)]
+    Token(cmd::token::TokenCommand),
     /// Load tickets and knowledge-base articles from a JSON Lines file into
     /// one organization (idempotent on external_id); enqueues their jobs.
     Import(cmd::import::ImportArgs),
@@ -75,6 +80,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Queue(cmd) => cmd::queue::run(url, cmd).await,
         Command::Org(cmd) => cmd::org::run(url, cmd).await,
         Command::RateLimit(cmd) => cmd::rate_limit::run(url, cmd).await,
+        Command::Token(cmd) => cmd::token::run(url, cmd).await,
+        Command::Serve(args) => cmd::serve::run(url, args).await,
         Command::Import(args) => cmd::import::run(url, args).await,
         Command::Eval(args) => crate::eval::run(url, args).await,
     }

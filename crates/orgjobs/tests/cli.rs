@@ -876,3 +876,80 @@ async fn rate_limit_cli_refuses_bad_values_and_a_worker_keeps_to_the_limit() {
             .success()
     );
 }
+
+/// `orgjobs token` and `orgjobs serve` as an operator uses them: a token
+/// printed once, the server logged in as `orgjobs_worker`, the token served
+/// and then refused as soon as it is revoked, SIGTERM exits 0.
+#[tokio::test]
+async fn serve_answers_a_cli_token_and_refuses_it_once_revoked() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let org = common::seed_org(&pool, "A", 2).await;
+    let url = db.url_string();
+    let o = org.to_string();
+    let out = orgjobs(url, &["token", "create", "--org", &o]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs --role admin, agent or viewer"),
+        "{}",
+        text(&out)
+    );
+    let out = orgjobs(url, &["token", "create", "--org", &o, "--role", "root"]);
+    assert!(!out.status.success(), "{}", text(&out));
+    let out = orgjobs(
+        url,
+        &[
+            "token", "create", "--org", &o, "--role", "viewer", "--name", "cli",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(token.starts_with("ojt_"), "{token}");
+
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--addr", "127.0.0.1:0"])
+        .env("DATABASE_URL", db.url_string_as("orgjobs_worker"))
+        .env("ORGJOBS_LOG", "info")
+        .stdout(Stdio::null());
+    let (server, ready) = orgjobs_testdb::LoggedChild::spawn(cmd, "api_listening");
+    let base = format!("http://{}", ready["addr"].as_str().unwrap_or_default());
+    let http = reqwest::Client::new();
+    let get = |t: String| {
+        let (http, base) = (http.clone(), base.clone());
+        async move {
+            let r = http
+                .get(format!("{base}/api/tickets"))
+                .bearer_auth(t)
+                .send()
+                .await
+                .expect("request");
+            let status = r.status();
+            (status, r.json::<serde_json::Value>().await.expect("json"))
+        }
+    };
+    let (status, v) = get(token.clone()).await;
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["tickets"].as_array().map(Vec::len), Some(2), "{v}");
+    let health = http
+        .get(format!("{base}/healthz"))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+
+    let out = orgjobs(url, &["token", "list", "--org", &o, "--json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let id = list[0]["id"].as_str().expect("id").to_owned();
+    assert_eq!(list[0]["role"], "viewer");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(&token[37..]),
+        "no secret listed"
+    );
+    let out = orgjobs(url, &["token", "revoke", &id]);
+    assert!(out.status.success(), "{}", text(&out));
+    let (status, v) = get(token).await;
+    assert_eq!(status, 401, "revoked at once: {v}");
+    let out = orgjobs(url, &["token", "revoke", &id]);
+    assert!(!out.status.success(), "revoking twice says so");
+    assert!(server.terminate().success());
+}

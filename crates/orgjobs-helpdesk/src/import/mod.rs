@@ -165,67 +165,86 @@ impl TicketRecord {
 /// Reads and checks every line; never stops at a bad one.
 pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
     let mut parsed = Parsed::default();
-    let mut seen: HashMap<(bool, String), usize> = HashMap::new();
+    let mut lines = LineParser::default();
     for (i, line) in reader.split(b'\n').enumerate() {
         let n = i + 1;
         let bytes = line.map_err(|source| ImportError::Read { line: n, source })?;
-        let fail = |reason: String| LineError { line: n, reason };
-        let Ok(line) = String::from_utf8(bytes) else {
-            parsed
-                .errors
-                .push(fail("is not valid UTF-8; expected UTF-8 JSON".to_owned()));
-            continue;
+        match lines.line(&bytes) {
+            Some(Ok(record)) => parsed.records.push((n, record)),
+            Some(Err(e)) => parsed.errors.push(e),
+            None => {}
+        }
+    }
+    Ok(parsed)
+}
+
+/// Checks one line after another (for imports read as a stream): numbers
+/// the lines, and refuses an `external_id` that an earlier line had.
+#[derive(Debug, Default)]
+pub struct LineParser {
+    n: usize,
+    seen: HashMap<(bool, String), usize>,
+}
+
+impl LineParser {
+    /// The number of the last line given.
+    pub fn line_number(&self) -> usize {
+        self.n
+    }
+
+    /// Checks the next line (without its `\n`): `None` for a blank line,
+    /// the record, or what was wrong with it.
+    pub fn line(&mut self, bytes: &[u8]) -> Option<Result<Record, LineError>> {
+        self.n += 1;
+        let n = self.n;
+        let fail = |reason: String| Some(Err(LineError { line: n, reason }));
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            return fail("is not valid UTF-8; expected UTF-8 JSON".to_owned());
         };
-        let line = line.strip_suffix('\r').unwrap_or(&line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
-            continue;
+            return None;
         }
         if line.len() > MAX_LINE_BYTES {
-            parsed.errors.push(fail(format!(
+            return fail(format!(
                 "line is {} bytes; the limit is {MAX_LINE_BYTES}",
                 line.len()
-            )));
-            continue;
+            ));
         }
         let record = match serde_json::from_str::<Record>(line) {
             Ok(r) => r,
             Err(e) => {
-                parsed.errors.push(fail(format!(
+                return fail(format!(
                     "{e}; expected a JSON object with \"type\": \"ticket\" or \"article\""
-                )));
-                continue;
+                ));
             }
         };
         // PostgreSQL text cannot hold NUL; one such line must not sink the
         // whole import at write time.
         if line.contains("\\u0000") && check::has_nul(&record) {
-            parsed.errors.push(fail(
+            return fail(
                 "a string contains a NUL character (\\u0000), which PostgreSQL text cannot store"
                     .to_owned(),
-            ));
-            continue;
+            );
         }
         if let Err(reason) = check::check(&record) {
-            parsed.errors.push(fail(reason));
-            continue;
+            return fail(reason);
         }
         let key = match &record {
             Record::Ticket(t) => t.external_id.clone().map(|e| (true, e)),
             Record::Article(a) => a.external_id.clone().map(|e| (false, e)),
         };
         if let Some(key) = key {
-            if let Some(first) = seen.get(&key) {
-                parsed.errors.push(fail(format!(
+            if let Some(first) = self.seen.get(&key) {
+                return fail(format!(
                     "external_id {:?} already appears on line {first}; each must be unique",
                     key.1
-                )));
-                continue;
+                ));
             }
-            seen.insert(key, n);
+            self.seen.insert(key, n);
         }
-        parsed.records.push((n, record));
+        Some(Ok(record))
     }
-    Ok(parsed)
 }
 
 #[cfg(test)]

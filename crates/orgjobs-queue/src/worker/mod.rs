@@ -229,24 +229,12 @@ impl Worker {
 
 async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
     let conn = checkout(&ctx.pool, "running the startup check").await?;
-    let problems = catalog::tenancy_problems(&conn, &ctx.config.session.tenant_role).await?;
-    if !problems.is_empty() {
-        return Err(WorkerError::Unsafe(problems));
-    }
-    let strict = crate::strict::strict_status(&conn, &ctx.config.session.tenant_role).await?;
-    if !strict.is_strict() {
-        let open = strict.open_paths().join(", ");
-        if ctx.config.require_strict {
-            return Err(WorkerError::Unsafe(vec![format!(
-                "strict tenant mode is off: tenant SQL could re-scope its transaction through {open}; run `orgjobs migrate --strict`"
-            )]));
-        }
-        warn!(
-            event = "strict_mode_off",
-            open_paths = %open,
-            "SQL running as the tenant role could re-scope its transaction to another organization; run `orgjobs migrate --strict`"
-        );
-    }
+    check_tenancy(
+        &conn,
+        &ctx.config.session.tenant_role,
+        ctx.config.require_strict,
+    )
+    .await?;
     let tables = catalog::tenant_tables(&conn, &ctx.config.session.tenant_role).await?;
     let _ = ctx
         .tenant_relnames
@@ -281,6 +269,38 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
         }
     }
     ctx.registry.register_kinds(&conn).await?;
+    Ok(())
+}
+
+/// The tenancy part of the worker's startup check, for every process that
+/// runs tenant transactions (the worker, `orgjobs serve`): refuses when
+/// tenant work could bypass row-level security (a tenant table without
+/// forced RLS or the standard policy, a tenant role that bypasses RLS, an
+/// unreviewed `SECURITY DEFINER` function, ...), and when strict tenant
+/// mode is off and `require_strict` is set (otherwise warns).
+pub async fn check_tenancy(
+    conn: &tokio_postgres::Client,
+    tenant_role: &str,
+    require_strict: bool,
+) -> Result<(), WorkerError> {
+    let problems = catalog::tenancy_problems(conn, tenant_role).await?;
+    if !problems.is_empty() {
+        return Err(WorkerError::Unsafe(problems));
+    }
+    let strict = crate::strict::strict_status(conn, tenant_role).await?;
+    if !strict.is_strict() {
+        let open = strict.open_paths().join(", ");
+        if require_strict {
+            return Err(WorkerError::Unsafe(vec![format!(
+                "strict tenant mode is off: tenant SQL could re-scope its transaction through {open}; run `orgjobs migrate --strict`"
+            )]));
+        }
+        warn!(
+            event = "strict_mode_off",
+            open_paths = %open,
+            "SQL running as the tenant role could re-scope its transaction to another organization; run `orgjobs migrate --strict`"
+        );
+    }
     Ok(())
 }
 

@@ -10,4 +10,6 @@ pub mod org;
 pub mod proof;
 pub mod queue;
 pub mod rate_limit;
+pub mod serve;
+pub mod token;
 pub mod worker;

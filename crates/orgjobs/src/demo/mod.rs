@@ -194,6 +194,29 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     crate::cmd::proof::print_checks(&checks);
     let proof_ok = checks.iter().all(|c| c.status != CheckStatus::Fail);
     println!();
+    if let Some(first) = orgs.first() {
+        let token = orgjobs_queue::create_token(
+            &client,
+            Some(first.id),
+            orgjobs_queue::TokenRole::Agent,
+            "demo",
+        )
+        .await?;
+        println!(
+            "the HTTP API: an agent token of organization {} (shown once; `orgjobs token revoke {}` revokes it):",
+            first.id, token.id
+        );
+        println!("  {}", token.token);
+        println!(
+            "  start it as the worker's login:  DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{} orgjobs serve",
+            db.dbname().unwrap_or("orgjobs")
+        );
+        println!(
+            "  then:  curl -s -H 'Authorization: Bearer {}' 'http://127.0.0.1:8080/api/tickets?limit=3'",
+            token.token
+        );
+        println!();
+    }
     let ok = all_ok && orphan_ok && proof_ok;
     println!(
         "demo {} in {:.0} s: every organization's jobs {} its own data; orphan job {}; proof {}",

@@ -1,0 +1,497 @@
+//! Tickets: create (idempotent on `external_id` or `Idempotency-Key`), list
+//! with filters and keyset pagination, get with the jobs' results, update,
+//! and request a reply draft. Each request is one tenant transaction; RLS
+//! limits every statement to the token's organization, and another
+//! organization's ticket id is "not found".
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use orgjobs_helpdesk::{Priority, Status};
+use orgjobs_queue::TenantTx;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use crate::auth::OrgAuth;
+use crate::problem::{ApiError, ApiJson, ApiPath, ApiQuery, Problem};
+use crate::state::ApiState;
+
+/// The detail statement (`sql/ticket_detail.sql`), shared with the benchmark.
+const TICKET_DETAIL_SQL: &str = include_str!("../sql/ticket_detail.sql");
+
+/// Longest subject, category, e-mail address and external id accepted.
+const MAX_SUBJECT: usize = 500;
+const MAX_BODY: usize = 100_000;
+const MAX_CATEGORY: usize = 100;
+const MAX_EMAIL: usize = 320;
+const MAX_EXTERNAL_ID: usize = 200;
+
+/// A ticket as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketSummary {
+    id: Uuid,
+    subject: String,
+    status: String,
+    priority: String,
+    category: Option<String>,
+    requester_email: Option<String>,
+    external_id: Option<String>,
+    created_at: DateTime<Utc>,
+    /// The SLA prediction's risk level, once predicted.
+    risk_level: Option<String>,
+}
+
+/// A page of tickets, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketPage {
+    tickets: Vec<TicketSummary>,
+    /// Pass as `after` for the next page; absent on the last.
+    next: Option<String>,
+}
+
+/// A ticket with what its jobs found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TicketDetail {
+    id: Uuid,
+    subject: String,
+    body: String,
+    status: String,
+    priority: String,
+    category: Option<String>,
+    requester_email: Option<String>,
+    external_id: Option<String>,
+    created_at: DateTime<Utc>,
+    first_response_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    /// TRIAGE_TICKET's result.
+    triage: Option<Triage>,
+    /// KB_SUGGEST's articles.
+    #[schema(value_type = Option<Object>)]
+    suggestions: Option<Value>,
+    /// SLA_PREDICT's prediction.
+    sla: Option<SlaPrediction>,
+    /// SMART_REPLY's latest draft.
+    #[schema(value_type = Option<Object>)]
+    reply_draft: Option<Value>,
+}
+
+/// A ticket's triage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Triage {
+    category: Option<String>,
+    priority: String,
+    confidence: f64,
+    model: String,
+    #[schema(value_type = Object)]
+    details: Value,
+    created_at: DateTime<Utc>,
+}
+
+/// A ticket's SLA prediction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SlaPrediction {
+    predicted_first_response_at: DateTime<Utc>,
+    predicted_resolution_at: DateTime<Utc>,
+    breach_probability: f64,
+    risk_level: String,
+    created_at: DateTime<Utc>,
+}
+
+/// Filters and page of `GET /api/tickets`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TicketQuery {
+    /// new, open, pending, resolved or closed.
+    status: Option<String>,
+    /// low, normal, high or urgent.
+    priority: Option<String>,
+    /// Exact category.
+    category: Option<String>,
+    /// ok, at_risk_75, at_risk_90 or breached.
+    risk: Option<String>,
+    /// Page size, 1 to 100 (default 50).
+    limit: Option<i64>,
+    /// The `next` of the previous page.
+    after: Option<String>,
+}
+
+/// `POST /api/tickets`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTicket {
+    subject: String,
+    #[serde(default)]
+    body: String,
+    /// low, normal (default), high or urgent.
+    #[schema(value_type = Option<String>)]
+    priority: Option<Priority>,
+    requester_email: Option<String>,
+    /// Your id for it: creating again with the same returns the first.
+    external_id: Option<String>,
+}
+
+/// `PATCH /api/tickets/{id}`: the fields to change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTicket {
+    /// new, open, pending, resolved or closed.
+    #[schema(value_type = Option<String>)]
+    status: Option<Status>,
+    /// low, normal, high or urgent.
+    #[schema(value_type = Option<String>)]
+    priority: Option<Priority>,
+    /// The agent's category: the label triage learns from.
+    category: Option<String>,
+}
+
+/// A job enqueued for the request.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Enqueued {
+    job_id: i64,
+    kind: String,
+}
+
+fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), ApiError> {
+    let n = value.chars().count();
+    if n < min || n > max {
+        return Err(ApiError::BadRequest(format!(
+            "{field} must be {min} to {max} characters, got {n}"
+        )));
+    }
+    Ok(())
+}
+
+fn parse_enum<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, ApiError>
+where
+    T::Err: std::fmt::Display,
+{
+    value
+        .map(|v| {
+            v.parse::<T>()
+                .map_err(|e| ApiError::BadRequest(e.to_string()))
+        })
+        .transpose()
+}
+
+const RISK_LEVELS: [&str; 4] = ["ok", "at_risk_75", "at_risk_90", "breached"];
+
+/// The cursor: the last ticket's creation time and id.
+fn parse_cursor(after: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+    let bad = || {
+        ApiError::BadRequest(format!(
+            "after {after:?} is not a cursor: pass the `next` of the previous page"
+        ))
+    };
+    let (t, id) = after.rsplit_once('_').ok_or_else(bad)?;
+    let t = DateTime::parse_from_rfc3339(t).map_err(|_| bad())?;
+    let id = Uuid::try_parse(id).map_err(|_| bad())?;
+    Ok((t.with_timezone(&Utc), id))
+}
+
+/// List the organization's tickets, newest first.
+#[utoipa::path(get, path = "/api/tickets", params(TicketQuery), security(("bearer" = [])),
+    responses((status = 200, body = TicketPage), (status = 400, body = Problem), (status = 401, body = Problem)))]
+pub async fn list_tickets(
+    State(state): State<ApiState>,
+    auth: OrgAuth,
+    ApiQuery(q): ApiQuery<TicketQuery>,
+) -> Result<Json<TicketPage>, ApiError> {
+    let status: Option<Status> = parse_enum(q.status.as_deref())?;
+    let priority: Option<Priority> = parse_enum(q.priority.as_deref())?;
+    if let Some(r) = &q.risk {
+        if !RISK_LEVELS.contains(&r.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "risk {r:?} is not one of {}",
+                RISK_LEVELS.join(", ")
+            )));
+        }
+    }
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::BadRequest(format!(
+            "limit must be 1 to 100, got {limit}"
+        )));
+    }
+    let cursor = q.after.as_deref().map(parse_cursor).transpose()?;
+    let (after_t, after_id) = (cursor.map(|c| c.0), cursor.map(|c| c.1));
+    let tx = auth.begin(&state).await?;
+    // $1 organization (RLS limits to it anyway; named for the index),
+    // $2..$5 filters, $6/$7 the cursor, $8 one more than the page.
+    let rows = tx
+        .query(
+            "SELECT t.id, t.subject, t.status, t.priority, t.category, t.requester_email,
+                    t.external_id, t.created_at, p.risk_level
+             FROM public.tickets t
+             LEFT JOIN public.sla_predictions p
+               ON p.organization_id = t.organization_id AND p.ticket_id = t.id
+             WHERE t.organization_id = $1
+               AND ($2::text IS NULL OR t.status = $2)
+               AND ($3::text IS NULL OR t.priority = $3)
+               AND ($4::text IS NULL OR t.category = $4)
+               AND ($5::text IS NULL OR p.risk_level = $5)
+               AND ($6::timestamptz IS NULL OR (t.created_at, t.id) < ($6, $7))
+             ORDER BY t.created_at DESC, t.id DESC
+             LIMIT $8",
+            &[
+                &tx.org_id(),
+                &status.map(Status::as_str),
+                &priority.map(Priority::as_str),
+                &q.category,
+                &q.risk,
+                &after_t,
+                &after_id,
+                &(limit + 1),
+            ],
+        )
+        .await?;
+    drop(tx.commit().await?);
+    let more = rows.len() as i64 > limit;
+    let tickets: Vec<TicketSummary> = rows
+        .iter()
+        .take(usize::try_from(limit).unwrap_or(50))
+        .map(|r| TicketSummary {
+            id: r.get(0),
+            subject: r.get(1),
+            status: r.get(2),
+            priority: r.get(3),
+            category: r.get(4),
+            requester_email: r.get(5),
+            external_id: r.get(6),
+            created_at: r.get(7),
+            risk_level: r.get(8),
+        })
+        .collect();
+    let next = if more {
+        tickets
+            .last()
+            .map(|t| format!("{}_{}", t.created_at.to_rfc3339(), t.id))
+    } else {
+        None
+    };
+    Ok(Json(TicketPage { tickets, next }))
+}
+
+async fn load_detail(tx: &TenantTx, id: Uuid) -> Result<Option<TicketDetail>, ApiError> {
+    // $1 the ticket, in this transaction's organization only (RLS).
+    let Some(t) = tx.query_opt(TICKET_DETAIL_SQL, &[&id]).await? else {
+        return Ok(None);
+    };
+    let triage = t.get::<_, Option<String>>(12).map(|priority| Triage {
+        category: t.get(11),
+        priority,
+        confidence: t.get(13),
+        model: t.get(14),
+        details: t.get(15),
+        created_at: t.get(16),
+    });
+    let sla = t
+        .get::<_, Option<DateTime<Utc>>>(17)
+        .map(|first| SlaPrediction {
+            predicted_first_response_at: first,
+            predicted_resolution_at: t.get(18),
+            breach_probability: t.get(19),
+            risk_level: t.get(20),
+            created_at: t.get(21),
+        });
+    Ok(Some(TicketDetail {
+        id: t.get(0),
+        subject: t.get(1),
+        body: t.get(2),
+        status: t.get(3),
+        priority: t.get(4),
+        category: t.get(5),
+        requester_email: t.get(6),
+        external_id: t.get(7),
+        created_at: t.get(8),
+        first_response_at: t.get(9),
+        resolved_at: t.get(10),
+        triage,
+        suggestions: t.get(22),
+        sla,
+        reply_draft: t.get(23),
+    }))
+}
+
+fn not_found(id: Uuid) -> ApiError {
+    ApiError::NotFound(format!("no ticket {id} in this organization"))
+}
+
+/// Get a ticket with its triage, suggestions, SLA prediction and latest
+/// reply draft.
+#[utoipa::path(get, path = "/api/tickets/{id}", params(("id" = Uuid, Path)), security(("bearer" = [])),
+    responses((status = 200, body = TicketDetail), (status = 404, body = Problem)))]
+pub async fn get_ticket(
+    State(state): State<ApiState>,
+    auth: OrgAuth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    let tx = auth.begin(&state).await?;
+    let detail = load_detail(&tx, id).await?;
+    drop(tx.commit().await?);
+    detail.map(Json).ok_or_else(|| not_found(id))
+}
+
+/// Create a ticket (its jobs are enqueued by the database trigger). With
+/// an `external_id` or an `Idempotency-Key` header, creating again returns
+/// the first ticket (200) instead of a new one (201).
+#[utoipa::path(post, path = "/api/tickets", request_body = CreateTicket, security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create return the first ticket")),
+    responses((status = 201, body = TicketDetail), (status = 200, body = TicketDetail, description = "The ticket created before with this key"),
+              (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_ticket(
+    State(state): State<ApiState>,
+    auth: OrgAuth,
+    headers: HeaderMap,
+    ApiJson(t): ApiJson<CreateTicket>,
+) -> Result<Response, ApiError> {
+    auth.require_agent()?;
+    check_len("subject", t.subject.trim(), 1, MAX_SUBJECT)?;
+    check_len("body", &t.body, 0, MAX_BODY)?;
+    if let Some(e) = &t.requester_email {
+        check_len("requester_email", e, 3, MAX_EMAIL)?;
+        if !e.contains('@') {
+            return Err(ApiError::BadRequest(format!(
+                "requester_email {e:?} is not an e-mail address"
+            )));
+        }
+    }
+    let key = match headers.get("idempotency-key") {
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| ApiError::BadRequest("Idempotency-Key must be visible ASCII".into()))?
+                .to_owned(),
+        ),
+        None => None,
+    };
+    let external_id = match (t.external_id, key) {
+        (Some(a), Some(b)) if a != b => {
+            return Err(ApiError::BadRequest(
+                "external_id and Idempotency-Key differ: send one, or the same value".into(),
+            ));
+        }
+        (a, b) => a.or(b),
+    };
+    if let Some(x) = &external_id {
+        check_len("external_id", x, 1, MAX_EXTERNAL_ID)?;
+    }
+    let tx = auth.begin(&state).await?;
+    // $1 organization, $2..$6 the ticket; a repeated external_id inserts
+    // nothing and the first ticket is returned.
+    let created = tx
+        .query_opt(
+            "INSERT INTO public.tickets (organization_id, subject, body, priority, requester_email, external_id)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT ON CONSTRAINT tickets_org_external_id_key DO NOTHING
+             RETURNING id",
+            &[
+                &tx.org_id(),
+                &t.subject.trim(),
+                &t.body,
+                &t.priority.unwrap_or_default(),
+                &t.requester_email,
+                &external_id,
+            ],
+        )
+        .await?;
+    let (id, status) = match created {
+        Some(r) => (r.get::<_, Uuid>(0), StatusCode::CREATED),
+        None => {
+            // $1 the external id that conflicted.
+            let r = tx
+                .query_one(
+                    "SELECT id FROM public.tickets WHERE external_id = $1",
+                    &[&external_id],
+                )
+                .await?;
+            (r.get::<_, Uuid>(0), StatusCode::OK)
+        }
+    };
+    let detail = load_detail(&tx, id).await?.ok_or_else(|| not_found(id))?;
+    drop(tx.commit().await?);
+    Ok((
+        status,
+        [(header::LOCATION, format!("/api/tickets/{id}"))],
+        Json(detail),
+    )
+        .into_response())
+}
+
+/// Change a ticket's status, priority or category.
+#[utoipa::path(patch, path = "/api/tickets/{id}", params(("id" = Uuid, Path)), request_body = UpdateTicket,
+    security(("bearer" = [])),
+    responses((status = 200, body = TicketDetail), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_ticket(
+    State(state): State<ApiState>,
+    auth: OrgAuth,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(u): ApiJson<UpdateTicket>,
+) -> Result<Json<TicketDetail>, ApiError> {
+    auth.require_agent()?;
+    if u.status.is_none() && u.priority.is_none() && u.category.is_none() {
+        return Err(ApiError::BadRequest(
+            "nothing to change: give status, priority or category".into(),
+        ));
+    }
+    if let Some(c) = &u.category {
+        check_len("category", c.trim(), 1, MAX_CATEGORY)?;
+    }
+    let tx = auth.begin(&state).await?;
+    // $1 the ticket; $2..$4 the new values, NULL keeping the old.
+    let n = tx
+        .execute(
+            "UPDATE public.tickets
+             SET status = coalesce($2, status), priority = coalesce($3, priority),
+                 category = coalesce($4, category)
+             WHERE id = $1",
+            &[
+                &id,
+                &u.status.map(Status::as_str),
+                &u.priority.map(Priority::as_str),
+                &u.category.as_deref().map(str::trim),
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(not_found(id));
+    }
+    let detail = load_detail(&tx, id).await?.ok_or_else(|| not_found(id))?;
+    drop(tx.commit().await?);
+    Ok(Json(detail))
+}
+
+/// Ask for a reply draft: enqueues SMART_REPLY for the ticket.
+#[utoipa::path(post, path = "/api/tickets/{id}/reply-drafts", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 202, body = Enqueued), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn request_reply_draft(
+    State(state): State<ApiState>,
+    auth: OrgAuth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<(StatusCode, Json<Enqueued>), ApiError> {
+    auth.require_agent()?;
+    let tx = auth.begin(&state).await?;
+    // $1 the ticket, visible only in its own organization.
+    if tx
+        .query_opt("SELECT 1 FROM public.tickets WHERE id = $1", &[&id])
+        .await?
+        .is_none()
+    {
+        return Err(not_found(id));
+    }
+    let job_id = tx
+        .enqueue("SMART_REPLY", &serde_json::json!({ "ticket_id": id }))
+        .await?;
+    drop(tx.commit().await?);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(Enqueued {
+            job_id,
+            kind: "SMART_REPLY".into(),
+        }),
+    ))
+}

@@ -1,0 +1,917 @@
+//! The HTTP API against the real server, over real HTTP (reqwest on a
+//! bound port), logged in as `orgjobs_worker` in strict tenant mode, as in
+//! production: the cross-tenant matrix, tokens, roles, bad input, limits,
+//! the metric and the OpenAPI document.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use orgjobs_api::{ApiState, TokenRate};
+use orgjobs_helpdesk::{NewTicket, create_organization, insert_ticket};
+use orgjobs_queue::deadpool_postgres::Pool;
+use orgjobs_queue::{
+    DbUrl, Metrics, SessionConfig, TenantTx, TokenRole, create_token, revoke_token,
+};
+use orgjobs_testdb::TestDb;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+struct Org {
+    id: Uuid,
+    ticket: Uuid,
+    article: Uuid,
+    job: i64,
+    admin: String,
+    agent: String,
+    viewer: String,
+}
+
+struct Api {
+    db: TestDb,
+    base: String,
+    http: reqwest::Client,
+    state: ApiState,
+    a: Org,
+    b: Org,
+    operator: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn seed_org(db: &TestDb, admin_pool: &Pool, name: &str) -> Org {
+    let id = Uuid::new_v4();
+    let tx = TenantTx::begin(
+        admin_pool.get().await.expect("conn"),
+        id,
+        &SessionConfig::default(),
+    )
+    .await
+    .expect("begin");
+    create_organization(&tx, name).await.expect("org");
+    let ticket = insert_ticket(
+        &tx,
+        &NewTicket {
+            subject: format!("{name}'s card has not arrived"),
+            body: "It has been two weeks.".into(),
+            ..NewTicket::default()
+        },
+    )
+    .await
+    .expect("ticket");
+    let article: Uuid = tx
+        .query_one(
+            "INSERT INTO public.kb_articles (organization_id, title, body)
+             VALUES ($1, 'Card delivery', 'Cards arrive within 7 working days.') RETURNING id",
+            &[&id],
+        )
+        .await
+        .expect("article")
+        .get(0);
+    drop(tx.commit().await.expect("commit"));
+    let c = db.admin_client().await;
+    // A dead letter of this organization (the ticket's triage job, failed).
+    let job: i64 = c
+        .query_one(
+            "UPDATE orgjobs.jobs SET state = 'discarded', attempt = 1, finalized_at = now(),
+                 last_error = 'boom', errors = '[{\"attempt\":1,\"error\":\"boom\"}]'
+             WHERE id = (SELECT min(id) FROM orgjobs.jobs WHERE organization_id = $1
+                         AND kind = 'TRIAGE_TICKET')
+             RETURNING id",
+            &[&id],
+        )
+        .await
+        .expect("dead letter")
+        .get(0);
+    let token = |role| {
+        let c = &c;
+        async move {
+            create_token(c, Some(id), role, "test")
+                .await
+                .expect("token")
+                .token
+        }
+    };
+    Org {
+        id,
+        ticket,
+        article,
+        job,
+        admin: token(TokenRole::Admin).await,
+        agent: token(TokenRole::Agent).await,
+        viewer: token(TokenRole::Viewer).await,
+    }
+}
+
+async fn start(rate: TokenRate) -> Api {
+    let db = TestDb::new(&orgjobs_helpdesk::migrations()).await;
+    let admin_pool = db.url().pool(2).await.expect("pool");
+    let a = seed_org(&db, &admin_pool, "Acme").await;
+    let b = seed_org(&db, &admin_pool, "Beta").await;
+    let c = db.admin_client().await;
+    let operator = create_token(&c, None, TokenRole::Operator, "ops")
+        .await
+        .expect("operator")
+        .token;
+    // The server's login: the least-privilege worker login.
+    let pool = DbUrl::parse(&db.url_string_as("orgjobs_worker"))
+        .expect("url")
+        .pool(8)
+        .await
+        .expect("pool");
+    orgjobs_queue::check_tenancy(&pool.get().await.expect("conn"), "orgjobs_tenant", true)
+        .await
+        .expect("the server's startup check passes in strict mode");
+    let state = ApiState::new(pool, SessionConfig::default(), Metrics::new(), rate);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
+    let served = state.clone();
+    tokio::spawn(async move {
+        let _ = orgjobs_api::serve(
+            "127.0.0.1:0".parse().expect("addr"),
+            served,
+            async move {
+                let _ = stopped.await;
+            },
+            move |addr| {
+                let _ = tx.send(addr);
+            },
+        )
+        .await;
+    });
+    let addr = rx.await.expect("listening");
+    Api {
+        db,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::new(),
+        state,
+        a,
+        b,
+        operator,
+        _stop: stop,
+    }
+}
+
+impl Api {
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request");
+        let status = resp.status();
+        let text = resp.text().await.expect("body");
+        let v = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        (status, v)
+    }
+
+    async fn count(
+        &self,
+        sql: &str,
+        params: &[&(dyn orgjobs_queue::tokio_postgres::types::ToSql + Sync)],
+    ) -> i64 {
+        orgjobs_testdb::admin_count(&self.db, sql, params).await
+    }
+
+    async fn metric(&self, line_start: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("text");
+        text.lines()
+            .find(|l| l.starts_with(line_start))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+    }
+}
+
+fn default_rate() -> TokenRate {
+    TokenRate::default()
+}
+
+/// Every organization route, with organization B's ids, called with A's
+/// admin token: "not found" (no existence leak), and nothing of B changed.
+#[tokio::test]
+async fn another_organizations_ids_are_not_found_on_every_route_and_nothing_changes() {
+    let api = start(default_rate()).await;
+    let (a, b) = (&api.a, &api.b);
+    let before_jobs = api
+        .count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1",
+            &[&b.id],
+        )
+        .await;
+    let cases: Vec<(Method, String, Option<Value>)> = vec![
+        (Method::GET, format!("/api/tickets/{}", b.ticket), None),
+        (
+            Method::PATCH,
+            format!("/api/tickets/{}", b.ticket),
+            Some(json!({"status": "closed", "category": "hijacked"})),
+        ),
+        (
+            Method::POST,
+            format!("/api/tickets/{}/reply-drafts", b.ticket),
+            None,
+        ),
+        (Method::GET, format!("/api/articles/{}", b.article), None),
+        (
+            Method::PATCH,
+            format!("/api/articles/{}", b.article),
+            Some(json!({"title": "hijacked"})),
+        ),
+        (Method::DELETE, format!("/api/articles/{}", b.article), None),
+        (Method::GET, format!("/api/jobs/{}", b.job), None),
+        (Method::POST, format!("/api/jobs/{}/retry", b.job), None),
+        (Method::POST, format!("/api/jobs/{}/cancel", b.job), None),
+    ];
+    for (method, path, body) in cases {
+        let (status, v) = api.call(method.clone(), &path, Some(&a.admin), body).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {v}");
+        assert_eq!(v["status"], 404, "{v}");
+        assert!(
+            v["request_id"].as_str().is_some_and(|s| !s.is_empty()),
+            "{v}"
+        );
+    }
+    // Lists show A's rows only.
+    let (_, v) = api
+        .call(Method::GET, "/api/tickets", Some(&a.admin), None)
+        .await;
+    let ids: Vec<&str> = v["tickets"]
+        .as_array()
+        .expect("tickets")
+        .iter()
+        .filter_map(|t| t["id"].as_str())
+        .collect();
+    assert_eq!(ids, [a.ticket.to_string()], "{v}");
+    let (_, v) = api
+        .call(Method::GET, "/api/jobs", Some(&a.admin), None)
+        .await;
+    let jobs = v["jobs"].as_array().expect("jobs");
+    assert!(!jobs.is_empty());
+    assert!(
+        !jobs.iter().any(|j| j["id"] == json!(b.job)),
+        "B's job listed to A: {v}"
+    );
+    let (_, v) = api
+        .call(
+            Method::GET,
+            "/api/kb/search?q=card%20delivery",
+            Some(&a.admin),
+            None,
+        )
+        .await;
+    let hits: Vec<&str> = v
+        .as_array()
+        .expect("hits")
+        .iter()
+        .filter_map(|h| h["article_id"].as_str())
+        .collect();
+    assert!(!hits.contains(&b.article.to_string().as_str()), "{v}");
+    // Nothing of B's changed.
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE id = $1 AND status = 'new' AND category IS NULL",
+            &[&b.ticket]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.kb_articles WHERE id = $1 AND title = 'Card delivery'",
+            &[&b.article]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = $1 AND state = 'discarded'",
+            &[&b.job]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1",
+            &[&b.id]
+        )
+        .await,
+        before_jobs,
+        "no job enqueued for B"
+    );
+    // The same calls with B's own token work (the ids exist).
+    let (status, v) = api
+        .call(
+            Method::GET,
+            &format!("/api/tickets/{}", b.ticket),
+            Some(&b.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["id"], json!(b.ticket));
+    let (status, _) = api
+        .call(
+            Method::GET,
+            &format!("/api/jobs/{}", b.job),
+            Some(&b.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// Without a valid organization token nothing runs: 401 (or 403 for an
+/// operator token), counted by route template, never by organization.
+#[tokio::test]
+async fn requests_without_a_valid_token_run_nothing_and_are_counted_by_route() {
+    let api = start(default_rate()).await;
+    let c = api.db.admin_client().await;
+    let revoked = create_token(&c, Some(api.a.id), TokenRole::Admin, "gone")
+        .await
+        .expect("token");
+    assert!(revoke_token(&c, revoked.id).await.expect("revoke"));
+    let wrong_secret = format!("{}{}", &api.a.admin[..api.a.admin.len() - 2], "00");
+    let metric = r#"orgjobs_org_context_missing_total{endpoint="/api/tickets"}"#;
+    let before = api.metric(metric).await;
+    let tickets_before = api.count("SELECT count(*) FROM public.tickets", &[]).await;
+    let create = json!({"subject": "should not exist"});
+    let mut n = 0.0;
+    for token in [
+        None,
+        Some("not-a-token"),
+        Some(wrong_secret.as_str()),
+        Some(revoked.token.as_str()),
+        Some(api.operator.as_str()),
+    ] {
+        let (status, v) = api
+            .call(Method::POST, "/api/tickets", token, Some(create.clone()))
+            .await;
+        let expected = if token == Some(api.operator.as_str()) {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "{token:?}: {v}");
+        assert!(v["detail"].as_str().is_some(), "{v}");
+        n += 1.0;
+    }
+    assert_eq!(api.metric(metric).await, before + n);
+    assert_eq!(
+        api.count("SELECT count(*) FROM public.tickets", &[]).await,
+        tickets_before,
+        "nothing was created"
+    );
+    // Every route (as the OpenAPI document lists them) refuses a missing,
+    // a malformed and a revoked token, and changes nothing.
+    let doc = api
+        .call(Method::GET, "/api/openapi.json", None, None)
+        .await
+        .1;
+    let mut routes = 0;
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for method in item.as_object().expect("methods").keys() {
+            let id = if path.contains("jobs") {
+                api.a.job.to_string()
+            } else if path.contains("articles") {
+                api.a.article.to_string()
+            } else {
+                api.a.ticket.to_string()
+            };
+            let concrete = path.replace("{id}", &id);
+            let m = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+            for token in [None, Some("ojt_nope"), Some(revoked.token.as_str())] {
+                let (status, v) = api.call(m.clone(), &concrete, token, Some(json!({}))).await;
+                assert_eq!(
+                    status,
+                    StatusCode::UNAUTHORIZED,
+                    "{method} {path} {token:?}: {v}"
+                );
+            }
+            routes += 1;
+        }
+    }
+    assert!(routes >= 20, "{routes} routes");
+    assert_eq!(
+        api.count("SELECT count(*) FROM public.tickets", &[]).await,
+        tickets_before
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = $1 AND state = 'discarded'",
+            &[&api.a.job]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count("SELECT count(*) FROM public.kb_articles", &[])
+            .await,
+        2
+    );
+    // No label carries an organization id.
+    let text = api
+        .http
+        .get(format!("{}/metrics", api.base))
+        .send()
+        .await
+        .expect("m")
+        .text()
+        .await
+        .expect("t");
+    for org in [api.a.id, api.b.id] {
+        assert!(
+            !text.contains(&org.to_string()),
+            "an organization id in /metrics"
+        );
+    }
+    // Token uses are recorded in a batch, not per request; refused tokens
+    // are not uses.
+    let (status, _) = api
+        .call(Method::GET, "/api/tickets", Some(&api.a.viewer), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let used = "SELECT count(*) FROM orgjobs.api_tokens WHERE last_used_at IS NOT NULL";
+    assert_eq!(api.count(used, &[]).await, 0, "not written per request");
+    api.state.flush_token_uses().await;
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.api_tokens WHERE last_used_at IS NOT NULL
+             AND role = 'viewer' AND organization_id = $1",
+            &[&api.a.id]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(used, &[]).await,
+        1,
+        "only the token that was served"
+    );
+}
+
+/// Roles: a viewer reads, an agent works tickets, an admin also runs the
+/// knowledge base, imports and jobs. Writes land in the token's
+/// organization (so the context and the role switch were in force).
+#[tokio::test]
+async fn roles_decide_what_a_token_may_change_and_writes_land_in_its_organization() {
+    let api = start(default_rate()).await;
+    let a = &api.a;
+    let new = json!({"subject": "Where is my card?", "body": "Still waiting."});
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/tickets",
+            Some(&a.viewer),
+            Some(new.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{v}");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/tickets",
+            Some(&a.agent),
+            Some(new.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let created: Uuid = v["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE id = $1 AND organization_id = $2",
+            &[&created, &a.id]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1 AND kind = 'TRIAGE_TICKET'
+             AND payload->>'ticket_id' = $2",
+            &[&a.id, &created.to_string()]
+        )
+        .await,
+        1,
+        "the trigger enqueued its triage"
+    );
+    // The agent labels it; the viewer cannot.
+    let label = json!({"category": "card_arrival", "status": "open"});
+    let path = format!("/api/tickets/{created}");
+    let (status, _) = api
+        .call(Method::PATCH, &path, Some(&a.viewer), Some(label.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = api
+        .call(Method::PATCH, &path, Some(&a.agent), Some(label))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["category"], "card_arrival");
+    // A reply draft is a SMART_REPLY job of A.
+    let (status, v) = api
+        .call(
+            Method::POST,
+            &format!("{path}/reply-drafts"),
+            Some(&a.agent),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let job = v["job_id"].as_i64().expect("job id");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = $1 AND organization_id = $2 AND kind = 'SMART_REPLY'",
+            &[&job, &a.id]
+        )
+        .await,
+        1
+    );
+    // Articles and job actions need an admin.
+    let article = json!({"title": "Lost cards", "body": "Report a lost card in the app."});
+    let (status, _) = api
+        .call(
+            Method::POST,
+            "/api/articles",
+            Some(&a.agent),
+            Some(article.clone()),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = api
+        .call(Method::POST, "/api/articles", Some(&a.admin), Some(article))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let retry = format!("/api/jobs/{}/retry", a.job);
+    let (status, _) = api.call(Method::POST, &retry, Some(&a.agent), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = api.call(Method::POST, &retry, Some(&a.admin), None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["outcome"], "retried");
+    let (status, v) = api.call(Method::POST, &retry, Some(&a.admin), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    // The operator sees every organization's jobs; an organization token
+    // cannot use the operator routes.
+    let (status, _) = api
+        .call(Method::GET, "/api/operator/jobs", Some(&a.admin), None)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = api
+        .call(
+            Method::GET,
+            &format!("/api/operator/jobs?org={}", api.b.id),
+            Some(&api.operator),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert!(v.as_array().is_some_and(|j| !j.is_empty()), "{v}");
+}
+
+#[tokio::test]
+async fn retried_creates_return_the_first_ticket_and_bad_input_is_refused_with_what_was_expected() {
+    let api = start(default_rate()).await;
+    let t = &api.a.agent;
+    let url = format!("{}/api/tickets", api.base);
+    let mut ids = Vec::new();
+    let mut statuses = Vec::new();
+    for _ in 0..2 {
+        let resp = api
+            .http
+            .post(&url)
+            .bearer_auth(t)
+            .header("Idempotency-Key", "order-77")
+            .json(&json!({"subject": "Refund please"}))
+            .send()
+            .await
+            .expect("send");
+        statuses.push(resp.status());
+        let v: Value = resp.json().await.expect("json");
+        ids.push(v["id"].clone());
+    }
+    assert_eq!(statuses, [StatusCode::CREATED, StatusCode::OK]);
+    assert_eq!(ids[0], ids[1]);
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE external_id = 'order-77'",
+            &[]
+        )
+        .await,
+        1
+    );
+    let cases: Vec<(Method, &str, Option<Value>, StatusCode, &str)> = vec![
+        (
+            Method::POST,
+            "/api/tickets",
+            Some(json!({"subject": "x", "colour": "red"})),
+            StatusCode::BAD_REQUEST,
+            "unknown field `colour`",
+        ),
+        (
+            Method::POST,
+            "/api/tickets",
+            Some(json!({"subject": ""})),
+            StatusCode::BAD_REQUEST,
+            "subject must be 1 to 500 characters",
+        ),
+        (
+            Method::POST,
+            "/api/tickets",
+            Some(json!({"subject": "x", "priority": "asap"})),
+            StatusCode::BAD_REQUEST,
+            "unknown variant `asap`",
+        ),
+        (
+            Method::GET,
+            "/api/tickets/not-a-uuid",
+            None,
+            StatusCode::BAD_REQUEST,
+            "UUID parsing failed",
+        ),
+        (
+            Method::GET,
+            "/api/tickets?limit=1000",
+            None,
+            StatusCode::BAD_REQUEST,
+            "limit must be 1 to 100",
+        ),
+        (
+            Method::GET,
+            "/api/tickets?status=lost",
+            None,
+            StatusCode::BAD_REQUEST,
+            "is not one of new, open",
+        ),
+        (
+            Method::GET,
+            "/api/tickets?after=yesterday",
+            None,
+            StatusCode::BAD_REQUEST,
+            "is not a cursor",
+        ),
+        (
+            Method::GET,
+            "/api/jobs?state=dead",
+            None,
+            StatusCode::BAD_REQUEST,
+            "is not one of available",
+        ),
+        (
+            Method::GET,
+            "/api/nowhere",
+            None,
+            StatusCode::NOT_FOUND,
+            "no route GET /api/nowhere",
+        ),
+    ];
+    for (method, path, body, status, detail) in cases {
+        let (got, v) = api.call(method.clone(), path, Some(t), body).await;
+        assert_eq!(got, status, "{method} {path}: {v}");
+        assert!(
+            v["detail"].as_str().is_some_and(|d| d.contains(detail)),
+            "{method} {path}: expected {detail:?} in {v}"
+        );
+    }
+    // Over the body limit: 413, nothing created.
+    let big = json!({"subject": "big", "body": "x".repeat(orgjobs_api::MAX_BODY_BYTES + 10)});
+    let (status, v) = api
+        .call(Method::POST, "/api/tickets", Some(t), Some(big))
+        .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{v}");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE subject = 'big'",
+            &[]
+        )
+        .await,
+        0
+    );
+    // Problems carry their content type.
+    let resp = api
+        .http
+        .get(format!("{}/api/tickets", api.base))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(
+        resp.headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("application/problem+json")
+    );
+    assert!(resp.headers().get("x-request-id").is_some());
+}
+
+#[tokio::test]
+async fn a_token_over_its_rate_gets_429_with_retry_after() {
+    let rate = TokenRate {
+        per_second: NonZeroU32::MIN,
+        burst: NonZeroU32::new(2).expect("2"),
+    };
+    let api = start(rate).await;
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..3 {
+        let resp = api
+            .http
+            .get(format!("{}/api/tickets", api.base))
+            .bearer_auth(&api.a.viewer)
+            .send()
+            .await
+            .expect("send");
+        statuses.push(resp.status());
+        if resp.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry_after = resp
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+        }
+    }
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::OK,
+            StatusCode::TOO_MANY_REQUESTS
+        ]
+    );
+    assert_eq!(retry_after, Some(1));
+    // Another token is not held back.
+    let (status, _) = api
+        .call(Method::GET, "/api/tickets", Some(&api.a.agent), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (status, _) = api
+        .call(Method::GET, "/api/tickets", Some(&api.a.viewer), None)
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "a token is served again after its wait"
+    );
+}
+
+#[tokio::test]
+async fn import_streams_lines_reports_bad_ones_and_writes_only_into_the_tokens_organization() {
+    let api = start(default_rate()).await;
+    let body = [
+        r#"{"type":"ticket","external_id":"imp-1","subject":"Card stuck","body":"ATM kept it"}"#,
+        r#"{"type":"ticket","external_id":"imp-1","subject":"dup","body":"dup"}"#,
+        "not json",
+        r#"{"type":"article","external_id":"kb-9","title":"ATMs","body":"If an ATM keeps your card, call us."}"#,
+    ]
+    .join("\n");
+    let send = |token: String, body: String| {
+        let http = api.http.clone();
+        let url = format!("{}/api/import", api.base);
+        async move {
+            let resp = http
+                .post(url)
+                .bearer_auth(token)
+                .header("content-type", "application/x-ndjson")
+                .body(body)
+                .send()
+                .await
+                .expect("send");
+            let status = resp.status();
+            (status, resp.json::<Value>().await.expect("json"))
+        }
+    };
+    let (status, _) = send(api.a.agent.clone(), body.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, v) = send(api.a.admin.clone(), body.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["tickets_inserted"], 1, "{v}");
+    assert_eq!(v["articles_inserted"], 1, "{v}");
+    assert_eq!(v["lines"], 4);
+    let lines: Vec<i64> = v["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["line"].as_i64())
+        .collect();
+    assert_eq!(lines, [2, 3], "{v}");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE external_id = 'imp-1' AND organization_id = $1",
+            &[&api.a.id]
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.tickets WHERE external_id = 'imp-1'",
+            &[]
+        )
+        .await,
+        1,
+        "nothing in B"
+    );
+    // Again: idempotent.
+    let (_, v) = send(api.a.admin.clone(), body).await;
+    assert_eq!(v["tickets_unchanged"], 1, "{v}");
+    // Only bad lines: 400, nothing written.
+    let (status, v) = send(api.a.admin.clone(), "oops\n{}\n".into()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("nothing to import")),
+        "{v}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_lists_every_route() {
+    let api = start(default_rate()).await;
+    let (status, doc) = api.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(doc["openapi"], "3.1.0");
+    let paths: Vec<&String> = doc["paths"].as_object().expect("paths").keys().collect();
+    for p in [
+        "/api/tickets",
+        "/api/tickets/{id}",
+        "/api/tickets/{id}/reply-drafts",
+        "/api/tickets-at-risk",
+        "/api/metrics-snapshots",
+        "/api/articles",
+        "/api/articles/{id}",
+        "/api/kb/search",
+        "/api/import",
+        "/api/jobs",
+        "/api/jobs/{id}",
+        "/api/jobs/{id}/retry",
+        "/api/jobs/{id}/cancel",
+        "/api/operator/jobs",
+        "/api/operator/queue",
+    ] {
+        assert!(
+            paths.iter().any(|x| x.as_str() == p),
+            "{p} missing from {paths:?}"
+        );
+    }
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Every reference resolves, and every operation says how it fails.
+    fn refs(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::Object(m) => {
+                for (k, x) in m {
+                    match (k.as_str(), x) {
+                        ("$ref", Value::String(r)) => out.push(r.clone()),
+                        _ => refs(x, out),
+                    }
+                }
+            }
+            Value::Array(a) => a.iter().for_each(|x| refs(x, out)),
+            _ => {}
+        }
+    }
+    let mut all = Vec::new();
+    refs(&doc, &mut all);
+    assert!(!all.is_empty());
+    for r in &all {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .unwrap_or_else(|| panic!("unexpected reference {r}"));
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{r} does not resolve"
+        );
+    }
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, op) in item.as_object().expect("methods") {
+            let responses = op["responses"].as_object().expect("responses");
+            assert!(
+                responses.keys().any(|c| c.starts_with('2'))
+                    && responses.keys().any(|c| c.starts_with('4')),
+                "{method} {path}: {responses:?}"
+            );
+        }
+    }
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+    // Every documented operation answers (401 without a token, not 404).
+    let (status, _) = api
+        .call(Method::GET, "/api/tickets-at-risk", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
