@@ -77,7 +77,10 @@ PY
   done
 } > "$OUT/api.csv"
 
-# The limit: the GET's SQL in pgbench, as the server's login, prepared.
+# The limit: the GET's SQL in pgbench, as the server's login, prepared
+# (with the server stopped: its connections count against max_connections).
+kill $SERVER 2>/dev/null || true
+wait $SERVER 2>/dev/null || true
 SQL_DETAIL=$(grep -v '^--' crates/orgjobs-api/sql/ticket_detail.sql | sed "s/\$1/'$TICKET'/")
 cat > "$OUT/get.pgbench" <<EOF
 SELECT organization_id, role, secret_sha256 FROM orgjobs.api_token('$TOKEN_ID');
@@ -90,7 +93,8 @@ EOF
   echo "connections,pgbench_tps"
   for c in 1 16 64; do
     tps=$(pgbench -h "$PGHOST" -p "$PGPORT" -U orgjobs_worker -n -M prepared -c $c -j $(( c < 2 ? 1 : 2 )) -T "$SECS" \
-            -f "$OUT/get.pgbench" "$DB" 2>&1 | awk '/^tps/ {print int($3)}' | head -1)
+            -f "$OUT/get.pgbench" "$DB" 2>"$OUT/pgbench-$c.err" | awk '/^tps/ {print int($3)}' | head -1)
+    [ -n "$tps" ] || { echo "pgbench with $c clients failed: $(cat "$OUT/pgbench-$c.err")" >&2; exit 1; }
     echo "$c,$tps"
   done
 } > "$OUT/pgbench.csv"
