@@ -104,6 +104,12 @@ async fn seed_org(db: &TestDb, admin_pool: &Pool, name: &str) -> Org {
 }
 
 async fn start(rate: TokenRate) -> Api {
+    start_with(rate, None).await
+}
+
+/// The server, through `bouncer` (transaction pooling, unnamed statements)
+/// when given.
+async fn start_with(rate: TokenRate, bouncer: Option<&orgjobs_testdb::PgBouncer>) -> Api {
     let db = TestDb::new(&orgjobs_helpdesk::migrations()).await;
     let admin_pool = db.url().pool(2).await.expect("pool");
     let a = seed_org(&db, &admin_pool, "Acme").await;
@@ -114,7 +120,21 @@ async fn start(rate: TokenRate) -> Api {
         .expect("operator")
         .token;
     // The server's login: the least-privilege worker login.
-    let pool = DbUrl::parse(&db.url_string_as("orgjobs_worker"))
+    let url = match bouncer {
+        Some(b) => b
+            .url(db.name())
+            .replace("postgres://postgres@", "postgres://orgjobs_worker@"),
+        None => db.url_string_as("orgjobs_worker"),
+    };
+    let session = SessionConfig {
+        statements: if bouncer.is_some() {
+            orgjobs_queue::StatementMode::Unnamed
+        } else {
+            orgjobs_queue::StatementMode::Cached
+        },
+        ..SessionConfig::default()
+    };
+    let pool = DbUrl::parse(&url)
         .expect("url")
         .pool(8)
         .await
@@ -122,7 +142,7 @@ async fn start(rate: TokenRate) -> Api {
     orgjobs_queue::check_tenancy(&pool.get().await.expect("conn"), "orgjobs_tenant", true)
         .await
         .expect("the server's startup check passes in strict mode");
-    let state = ApiState::new(pool, SessionConfig::default(), Metrics::new(), rate);
+    let state = ApiState::new(pool, session, Metrics::new(), rate);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let (tx, rx) = tokio::sync::oneshot::channel::<SocketAddr>();
     let served = state.clone();
@@ -914,4 +934,52 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         .call(Method::GET, "/api/tickets-at-risk", None, None)
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Behind a transaction-pooling PgBouncer (4 server connections for 32
+/// concurrent requests): every request's role and context stay its own.
+#[tokio::test]
+async fn behind_transaction_pooling_every_request_keeps_its_own_context() {
+    let bouncer = orgjobs_testdb::PgBouncer::with_pool_size(4);
+    let api = start_with(default_rate(), Some(&bouncer)).await;
+    let mut calls = Vec::new();
+    for i in 0..32 {
+        let (org, token) = if i % 2 == 0 {
+            (api.a.ticket, api.a.viewer.clone())
+        } else {
+            (api.b.ticket, api.b.viewer.clone())
+        };
+        let (http, base) = (api.http.clone(), api.base.clone());
+        calls.push(tokio::spawn(async move {
+            let list: Value = http
+                .get(format!("{base}/api/tickets"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            (org, list)
+        }));
+    }
+    for c in calls {
+        let (own, list) = c.await.expect("join");
+        let ids: Vec<&str> = list["tickets"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{list}"))
+            .iter()
+            .filter_map(|t| t["id"].as_str())
+            .collect();
+        assert_eq!(ids, [own.to_string()], "each sees its own ticket only");
+    }
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/tickets",
+            Some(&api.a.agent),
+            Some(json!({"subject": "via pgbouncer"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
 }

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{orgjobs, text};
+use common::{insert_raw, orgjobs, text};
 use orgjobs_queue::tokio_postgres::Client;
 use orgjobs_queue::{SET_TENANT_CONTEXT, SessionConfig, TenantTx, TxError, set_strict};
 use uuid::Uuid;
@@ -394,6 +394,47 @@ async fn a_tenant_role_in_a_bypassing_or_owning_role_is_refused() {
         out.contains(&format!(
             "owned by {owner}, which the tenant role is or is a member of"
         )),
+        "{out}"
+    );
+}
+
+/// The proof checks the functions the API reaches an organization's jobs
+/// through by what they return, not only that they were reviewed: a
+/// reviewed `org_jobs` that forgot the organization filter fails it.
+#[tokio::test]
+async fn proof_fails_when_the_organization_jobs_functions_show_another_organizations_jobs() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let a = common::seed_org(&pool, "A", 0).await;
+    let b = common::seed_org(&pool, "B", 0).await;
+    for (org, n) in [(a, 2), (b, 3)] {
+        for _ in 0..n {
+            insert_raw(&db, "METRICS_SNAPSHOT", Some(org), serde_json::json!({})).await;
+        }
+    }
+    let url = db.url_string();
+    expect_clean(url);
+    let c = db.admin_client().await;
+    c.batch_execute(
+        "CREATE OR REPLACE FUNCTION orgjobs.org_jobs(job_state text, job_kind text, before_id bigint, max_rows integer)
+         RETURNS TABLE (id bigint, kind text, state text, attempt integer, max_attempts integer,
+                        priority smallint, run_at timestamptz, created_at timestamptz,
+                        attempted_at timestamptz, finalized_at timestamptz, last_error text)
+         LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+         AS $$ SELECT j.id, j.kind, j.state, j.attempt, j.max_attempts, j.priority, j.run_at,
+                      j.created_at, j.attempted_at, j.finalized_at, j.last_error
+               FROM orgjobs.jobs j ORDER BY j.id DESC LIMIT max_rows $$;
+         SELECT orgjobs.mark_reviewed('orgjobs.org_jobs(text,text,bigint,integer)');",
+    )
+    .await
+    .expect("a careless review");
+    let proof = orgjobs(url, &["proof"]);
+    assert!(!proof.status.success(), "{}", text(&proof));
+    let out = String::from_utf8_lossy(&proof.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL  organization jobs functions:")
+                && l.contains("returned 5 jobs; the organization has ")),
         "{out}"
     );
 }

@@ -4,6 +4,7 @@
 
 mod context;
 mod holes;
+mod org_jobs;
 mod views;
 mod writes;
 
@@ -16,6 +17,7 @@ use crate::error::DbError;
 use crate::session::SessionConfig;
 use context::{context_ends_check, injection_check};
 use holes::{hole_checks, strict_check};
+use org_jobs::org_jobs_check;
 use views::{count_checks, organizations};
 use writes::{cross_org_check, no_context_check};
 
@@ -183,6 +185,11 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
 
     // 8. The context ends with the transaction, on the same connection.
     let (check, back) = context_ends_check(conn, roles, org_a).await?;
+    checks.push(check);
+    let conn = back;
+
+    // 8b. The organization-jobs functions (the API's path to its jobs).
+    let (check, back) = org_jobs_check(conn, roles, org_a, org_b).await?;
     checks.push(check);
     let conn = back;
 
