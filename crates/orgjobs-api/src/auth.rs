@@ -100,16 +100,12 @@ impl FromRequestParts<ApiState> for OrgAuth {
                 .inc();
             e
         };
-        let token = bearer(parts).map_err(missing)?;
-        let conn = state
-            .pool()
-            .get()
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("no database connection: {e}")))?;
-        let principal = match authenticate(&**conn, token).await {
-            Ok(p) => p,
-            Err(AuthError::Db(e)) => return Err(e.into()),
-            Err(e) => return Err(missing(ApiError::Unauthorized(e.to_string()))),
+        let (principal, conn) = match authenticated(parts, state).await {
+            Ok(found) => found,
+            Err(e @ (ApiError::Unauthorized(_) | ApiError::Forbidden(_))) => {
+                return Err(missing(e));
+            }
+            Err(e) => return Err(e),
         };
         let Some(org) = principal.organization_id else {
             return Err(missing(ApiError::Forbidden(
@@ -123,6 +119,25 @@ impl FromRequestParts<ApiState> for OrgAuth {
             org,
             conn,
         })
+    }
+}
+
+/// The request's bearer token, checked (401 when missing, malformed,
+/// unknown, wrong or revoked), and the connection it was checked on.
+pub(crate) async fn authenticated(
+    parts: &Parts,
+    state: &ApiState,
+) -> Result<(Principal, Object), ApiError> {
+    let token = bearer(parts)?;
+    let conn = state
+        .pool()
+        .get()
+        .await
+        .map_err(|e| ApiError::Unavailable(format!("no database connection: {e}")))?;
+    match authenticate(&**conn, token).await {
+        Ok(p) => Ok((p, conn)),
+        Err(AuthError::Db(e)) => Err(e.into()),
+        Err(e) => Err(ApiError::Unauthorized(e.to_string())),
     }
 }
 

@@ -85,6 +85,19 @@ fn api_routes() -> (Router<ApiState>, utoipa::openapi::OpenApi) {
         .routes(routes!(jobs::retry_job))
         .routes(routes!(jobs::cancel_job))
         .routes(routes!(operator::list_jobs))
+        .routes(routes!(operator::bulk_retry))
+        .routes(routes!(operator::bulk_cancel))
+        .routes(routes!(operator::load))
+        .routes(routes!(
+            operator::list_pauses,
+            operator::pause,
+            operator::resume
+        ))
+        .routes(routes!(
+            operator::list_organizations,
+            operator::create_organization
+        ))
+        .routes(routes!(operator::deactivate_organization))
         .routes(routes!(operator::get_job))
         .routes(routes!(operator::retry_job))
         .routes(routes!(operator::cancel_job))

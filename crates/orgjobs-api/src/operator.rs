@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{FromRequestParts, State};
 use axum::http::request::Parts;
 use orgjobs_queue::deadpool_postgres::Object;
-use orgjobs_queue::{AdminError, JobFilter, TokenRole, authenticate};
+use orgjobs_queue::{AdminError, JobFilter, TokenRole};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -18,23 +18,21 @@ use crate::state::ApiState;
 /// An operator's authenticated request and a connection.
 pub struct OperatorAuth {
     conn: Object,
+    token_id: Uuid,
+}
+
+impl OperatorAuth {
+    /// Logs an operator action with the token that did it.
+    fn log(&self, action: &str, detail: &str) {
+        tracing::info!(event = "operator_action", token = %self.token_id, action, detail);
+    }
 }
 
 impl FromRequestParts<ApiState> for OperatorAuth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, ApiError> {
-        let token = crate::auth::bearer(parts)?;
-        let conn = state
-            .pool()
-            .get()
-            .await
-            .map_err(|e| ApiError::Unavailable(format!("no database connection: {e}")))?;
-        let principal = match authenticate(&**conn, token).await {
-            Ok(p) => p,
-            Err(orgjobs_queue::AuthError::Db(e)) => return Err(e.into()),
-            Err(e) => return Err(ApiError::Unauthorized(e.to_string())),
-        };
+        let (principal, conn) = crate::auth::authenticated(parts, state).await?;
         if principal.role != TokenRole::Operator {
             return Err(ApiError::Forbidden(
                 "operator routes need an operator token (`orgjobs token create` without --org)"
@@ -43,7 +41,10 @@ impl FromRequestParts<ApiState> for OperatorAuth {
         }
         crate::auth::rate_limit(state, principal.token_id)?;
         state.token_used(principal.token_id);
-        Ok(OperatorAuth { conn })
+        Ok(OperatorAuth {
+            conn,
+            token_id: principal.token_id,
+        })
     }
 }
 
@@ -165,4 +166,305 @@ pub async fn queue(auth: OperatorAuth) -> Result<Json<Value>, ApiError> {
         .await
         .map_err(admin)?;
     Ok(Json(serde_json::to_value(stats).unwrap_or_default()))
+}
+
+/// The filter of a bulk action.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct BulkFilter {
+    /// Only this organization's jobs.
+    org: Option<Uuid>,
+    /// Only this kind.
+    kind: Option<String>,
+    /// Cancel: only this waiting state.
+    state: Option<String>,
+    /// From this time on (retry: when discarded; cancel: when created), RFC 3339.
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Before this time, RFC 3339.
+    until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl BulkFilter {
+    fn filter(self) -> JobFilter {
+        JobFilter {
+            organization_id: self.org,
+            kind: self.kind,
+            state: self.state,
+            since: self.since,
+            until: self.until,
+        }
+    }
+}
+
+/// How many jobs a bulk action took.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BulkResult {
+    /// Jobs retried or cancelled.
+    count: u64,
+}
+
+/// Retry every discarded job matching the filter.
+#[utoipa::path(post, path = "/api/operator/jobs/retry", params(BulkFilter), security(("bearer" = [])),
+    responses((status = 200, body = BulkResult), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn bulk_retry(
+    auth: OperatorAuth,
+    ApiQuery(f): ApiQuery<BulkFilter>,
+) -> Result<Json<BulkResult>, ApiError> {
+    let filter = f.filter();
+    let count = orgjobs_queue::retry_discarded(&auth.conn, &filter)
+        .await
+        .map_err(admin)?;
+    auth.log("bulk_retry", &format!("{filter:?}: {count}"));
+    Ok(Json(BulkResult { count }))
+}
+
+/// Cancel every waiting job matching the filter (running jobs are left
+/// alone).
+#[utoipa::path(post, path = "/api/operator/jobs/cancel", params(BulkFilter), security(("bearer" = [])),
+    responses((status = 200, body = BulkResult), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn bulk_cancel(
+    auth: OperatorAuth,
+    ApiQuery(f): ApiQuery<BulkFilter>,
+) -> Result<Json<BulkResult>, ApiError> {
+    let filter = f.filter();
+    if filter.organization_id.is_none() && filter.kind.is_none() && filter.state.is_none() {
+        return Err(ApiError::BadRequest(
+            "refusing to cancel every waiting job: give org, kind or state".into(),
+        ));
+    }
+    let count = orgjobs_queue::cancel_waiting(&auth.conn, &filter)
+        .await
+        .map_err(admin)?;
+    auth.log("bulk_cancel", &format!("{filter:?}: {count}"));
+    Ok(Json(BulkResult { count }))
+}
+
+/// `?minutes=`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LoadQuery {
+    /// What "recently completed" covers, 1 to 1440 minutes (default 5).
+    minutes: Option<i32>,
+}
+
+/// Each organization's load: waiting, running, oldest wait, completed in
+/// the last minutes.
+#[utoipa::path(get, path = "/api/operator/load", params(LoadQuery), security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn load(
+    auth: OperatorAuth,
+    ApiQuery(q): ApiQuery<LoadQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let minutes = q.minutes.unwrap_or(5);
+    if !(1..=1440).contains(&minutes) {
+        return Err(ApiError::BadRequest(format!(
+            "minutes must be 1 to 1440, got {minutes}"
+        )));
+    }
+    let load = orgjobs_queue::org_load(&auth.conn, minutes)
+        .await
+        .map_err(admin)?;
+    Ok(Json(serde_json::to_value(load).unwrap_or_default()))
+}
+
+/// A pause to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewPause {
+    /// The organization (all its kinds unless `kind`).
+    organization_id: Option<Uuid>,
+    /// The kind (in every organization unless `organization_id`).
+    kind: Option<String>,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Which pause to end.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PauseKey {
+    /// The organization.
+    org: Option<Uuid>,
+    /// The kind.
+    kind: Option<String>,
+}
+
+/// The pauses in force.
+#[utoipa::path(get, path = "/api/operator/pauses", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Object>), (status = 403, body = Problem)))]
+pub async fn list_pauses(auth: OperatorAuth) -> Result<Json<Value>, ApiError> {
+    let pauses = orgjobs_queue::list_pauses(&auth.conn)
+        .await
+        .map_err(admin)?;
+    Ok(Json(serde_json::to_value(pauses).unwrap_or_default()))
+}
+
+/// Pause an organization, a kind, or one kind of one organization: its jobs
+/// wait, everyone else's run (201; 200 if it was already paused).
+#[utoipa::path(post, path = "/api/operator/pauses", request_body = NewPause, security(("bearer" = [])),
+    responses((status = 201, body = Object), (status = 200, body = Object), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn pause(
+    auth: OperatorAuth,
+    crate::problem::ApiJson(p): crate::problem::ApiJson<NewPause>,
+) -> Result<(axum::http::StatusCode, Json<Value>), ApiError> {
+    let by = format!("api:{}", auth.token_id);
+    let new = orgjobs_queue::pause(
+        &auth.conn,
+        p.organization_id,
+        p.kind.as_deref(),
+        &p.reason,
+        &by,
+    )
+    .await
+    .map_err(admin)?;
+    auth.log("pause", &format!("{:?} {:?}", p.organization_id, p.kind));
+    let status = if new {
+        axum::http::StatusCode::CREATED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(
+            serde_json::json!({"organization_id": p.organization_id, "kind": p.kind, "paused": true}),
+        ),
+    ))
+}
+
+/// End a pause.
+#[utoipa::path(delete, path = "/api/operator/pauses", params(PauseKey), security(("bearer" = [])),
+    responses((status = 204), (status = 404, body = Problem), (status = 403, body = Problem)))]
+pub async fn resume(
+    auth: OperatorAuth,
+    ApiQuery(k): ApiQuery<PauseKey>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    if !orgjobs_queue::resume(&auth.conn, k.org, k.kind.as_deref())
+        .await
+        .map_err(admin)?
+    {
+        return Err(ApiError::NotFound("no such pause".into()));
+    }
+    auth.log("resume", &format!("{:?} {:?}", k.org, k.kind));
+    Ok(axum::http::StatusCode::NO_CONTENT)
+}
+
+/// An organization as listed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Organization {
+    id: Uuid,
+    name: String,
+    active: bool,
+}
+
+/// Every organization (through the global role's policy on organizations).
+#[utoipa::path(get, path = "/api/operator/organizations", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Organization>), (status = 403, body = Problem)))]
+pub async fn list_organizations(
+    State(state): State<ApiState>,
+    auth: OperatorAuth,
+) -> Result<Json<Vec<Organization>>, ApiError> {
+    let s = orgjobs_queue::GlobalTx::begin(
+        auth.conn,
+        orgjobs_queue::GlobalRole::Global,
+        state.session(),
+    )
+    .await?;
+    let rows = s
+        .query(
+            "SELECT id, name, active FROM public.organizations ORDER BY name, id",
+            &[],
+        )
+        .await?;
+    drop(s.rollback().await?);
+    Ok(Json(
+        rows.iter()
+            .map(|r| Organization {
+                id: r.get(0),
+                name: r.get(1),
+                active: r.get(2),
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/operator/organizations`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganization {
+    name: String,
+}
+
+/// Create an organization with the default SLA policies (written in its
+/// own tenant transaction, so RLS checks its rows like any other).
+#[utoipa::path(post, path = "/api/operator/organizations", request_body = NewOrganization, security(("bearer" = [])),
+    responses((status = 201, body = Organization), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_organization(
+    State(state): State<ApiState>,
+    auth: OperatorAuth,
+    crate::problem::ApiJson(o): crate::problem::ApiJson<NewOrganization>,
+) -> Result<(axum::http::StatusCode, Json<Organization>), ApiError> {
+    let name = o.name.trim().to_owned();
+    let n = name.chars().count();
+    if n == 0 || n > 200 {
+        return Err(ApiError::BadRequest(format!(
+            "name must be 1 to 200 characters, got {n}"
+        )));
+    }
+    let id = Uuid::new_v4();
+    auth.log("create_organization", &id.to_string());
+    let tx = orgjobs_queue::TenantTx::begin(auth.conn, id, state.session()).await?;
+    orgjobs_helpdesk::create_organization(&tx, &name).await?;
+    orgjobs_helpdesk::set_sla_policies(&tx, &orgjobs_helpdesk::default_sla_policies()).await?;
+    drop(tx.commit().await?);
+    Ok((
+        axum::http::StatusCode::CREATED,
+        Json(Organization {
+            id,
+            name,
+            active: true,
+        }),
+    ))
+}
+
+/// Deactivate an organization: marked inactive (no periodic snapshots) and
+/// paused (its jobs wait); `DELETE /api/operator/pauses?org=` lets its jobs
+/// run again.
+#[utoipa::path(post, path = "/api/operator/organizations/{id}/deactivate", params(("id" = Uuid, Path)),
+    security(("bearer" = [])),
+    responses((status = 200, body = Organization), (status = 404, body = Problem), (status = 403, body = Problem)))]
+pub async fn deactivate_organization(
+    State(state): State<ApiState>,
+    auth: OperatorAuth,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Organization>, ApiError> {
+    let token = auth.token_id;
+    auth.log("deactivate_organization", &id.to_string());
+    let tx = orgjobs_queue::TenantTx::begin(auth.conn, id, state.session()).await?;
+    let row = tx
+        .query_opt(
+            "UPDATE public.organizations SET active = false WHERE id = $1 RETURNING name",
+            &[&id],
+        )
+        .await?;
+    let conn = tx.commit().await?;
+    let Some(row) = row else {
+        return Err(ApiError::NotFound(format!("no organization {id}")));
+    };
+    orgjobs_queue::pause(
+        &conn,
+        Some(id),
+        None,
+        "deactivated",
+        &format!("api:{token}"),
+    )
+    .await
+    .map_err(admin)?;
+    Ok(Json(Organization {
+        id,
+        name: row.get(0),
+        active: false,
+    }))
 }

@@ -883,7 +883,13 @@ async fn the_openapi_document_is_3_1_and_lists_every_route() {
         "/api/jobs/{id}/retry",
         "/api/jobs/{id}/cancel",
         "/api/operator/jobs",
+        "/api/operator/jobs/retry",
+        "/api/operator/jobs/cancel",
         "/api/operator/queue",
+        "/api/operator/load",
+        "/api/operator/pauses",
+        "/api/operator/organizations",
+        "/api/operator/organizations/{id}/deactivate",
     ] {
         assert!(
             paths.iter().any(|x| x.as_str() == p),
@@ -982,4 +988,149 @@ async fn behind_transaction_pooling_every_request_keeps_its_own_context() {
         )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{v}");
+}
+
+/// The operator routes: load per organization, bulk actions by filter
+/// (with a refusal to cancel everything), pause and resume, organizations.
+#[tokio::test]
+async fn operators_pause_bulk_act_and_manage_organizations() {
+    let api = start(default_rate()).await;
+    let op = Some(api.operator.as_str());
+    let (status, v) = api.call(Method::GET, "/api/operator/load", op, None).await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    let orgs: Vec<&str> = v
+        .as_array()
+        .expect("load")
+        .iter()
+        .filter_map(|l| l["organization_id"].as_str())
+        .collect();
+    assert!(orgs.contains(&api.a.id.to_string().as_str()), "{v}");
+
+    // Pause A: visible in the queue's stats.
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/operator/pauses",
+            op,
+            Some(json!({"organization_id": api.a.id, "reason": "noisy"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let (_, v) = api.call(Method::GET, "/api/operator/queue", op, None).await;
+    assert_eq!(v["paused"][0]["organization_id"], json!(api.a.id), "{v}");
+    assert_eq!(v["paused"][0]["reason"], "noisy");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/operator/pauses",
+            op,
+            Some(json!({"kind": "NO_SUCH"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/operator/pauses?org={}", api.a.id),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api
+        .call(
+            Method::DELETE,
+            &format!("/api/operator/pauses?org={}", api.a.id),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Bulk: cancelling everything is refused; by organization it takes
+    // exactly that organization's waiting jobs.
+    let (status, v) = api
+        .call(Method::POST, "/api/operator/jobs/cancel", op, None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+    let waiting = "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1
+                   AND state IN ('available', 'scheduled', 'retryable')";
+    let waiting_a = api.count(waiting, &[&api.a.id]).await;
+    let waiting_b = api.count(waiting, &[&api.b.id]).await;
+    assert!(waiting_a > 0 && waiting_b > 0);
+    let (status, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/operator/jobs/cancel?org={}", api.a.id),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["count"], json!(waiting_a));
+    assert_eq!(
+        api.count(waiting, &[&api.b.id]).await,
+        waiting_b,
+        "B's jobs untouched"
+    );
+    let (_, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/operator/jobs/retry?org={}", api.b.id),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(v["count"], 1, "B's one dead letter: {v}");
+
+    // Organizations: create (with its SLA policies), list, deactivate.
+    let (status, v) = api
+        .call(
+            Method::POST,
+            "/api/operator/organizations",
+            op,
+            Some(json!({"name": "Gamma"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let gamma: Uuid = v["id"].as_str().and_then(|s| s.parse().ok()).expect("id");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.sla_policies WHERE organization_id = $1",
+            &[&gamma]
+        )
+        .await,
+        4
+    );
+    let (_, v) = api
+        .call(Method::GET, "/api/operator/organizations", op, None)
+        .await;
+    assert_eq!(v.as_array().map(Vec::len), Some(3), "{v}");
+    let (status, v) = api
+        .call(
+            Method::POST,
+            &format!("/api/operator/organizations/{gamma}/deactivate"),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM public.organizations o, orgjobs.pauses p
+             WHERE o.id = $1 AND NOT o.active AND p.organization_id = o.id",
+            &[&gamma]
+        )
+        .await,
+        1
+    );
+    let (status, _) = api
+        .call(
+            Method::POST,
+            &format!("/api/operator/organizations/{}/deactivate", Uuid::new_v4()),
+            op,
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }

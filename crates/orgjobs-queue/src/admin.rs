@@ -308,6 +308,109 @@ pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64,
     Ok(rows.len() as u64)
 }
 
+/// Cancels every waiting job matching `filter` (its state, when given,
+/// must be a waiting state; its time window applies to creation). Running
+/// jobs are left alone (cancel them one by one: their handlers decide).
+/// Returns how many were cancelled.
+pub async fn cancel_waiting(client: &Client, filter: &JobFilter) -> Result<u64, AdminError> {
+    filter.check()?;
+    if let Some(s) = &filter.state {
+        if !crate::states::WAITING_STATES.contains(&s.as_str()) {
+            return Err(AdminError::InvalidFilter(format!(
+                "bulk cancel applies to waiting jobs only ({}), not {s}",
+                crate::states::WAITING_STATES.join(", ")
+            )));
+        }
+    }
+    // $1 organization, $2 kind, $3 state, $4/$5 creation window.
+    let rows = client
+        .query_typed(
+            concat!(
+                "UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
+             WHERE state IN ",
+                waiting_states_sql!(),
+                " AND ($1::uuid IS NULL OR organization_id = $1)
+               AND ($2::text IS NULL OR kind = $2)
+               AND ($3::text IS NULL OR state = $3)
+               AND ($4::timestamptz IS NULL OR created_at >= $4)
+               AND ($5::timestamptz IS NULL OR created_at < $5)
+             RETURNING id"
+            ),
+            &[
+                (&filter.organization_id, Type::UUID),
+                (&filter.kind, Type::TEXT),
+                (&filter.state, Type::TEXT),
+                (&filter.since, Type::TIMESTAMPTZ),
+                (&filter.until, Type::TIMESTAMPTZ),
+            ],
+        )
+        .await
+        .map_err(db("cancelling waiting jobs"))?;
+    Ok(rows.len() as u64)
+}
+
+/// One organization's load: what waits, what runs, how long the oldest
+/// runnable job has waited, what completed recently.
+#[derive(Clone, Debug, Serialize)]
+pub struct OrgLoad {
+    /// The organization (`None`: global jobs).
+    pub organization_id: Option<Uuid>,
+    /// Jobs waiting (available, scheduled or retryable).
+    pub waiting: i64,
+    /// Jobs running.
+    pub running: i64,
+    /// Seconds the oldest runnable job has waited.
+    pub oldest_wait_secs: Option<f64>,
+    /// Jobs completed in the last `minutes`.
+    pub completed_recently: i64,
+}
+
+/// Every organization's load (those with waiting, running or recently
+/// completed jobs), most waiting first. `minutes`: what "recently" means.
+pub async fn org_load(client: &Client, minutes: i32) -> Result<Vec<OrgLoad>, AdminError> {
+    // $1 minutes. Waiting and running jobs come from their partial
+    // indexes, recent completions from jobs_finalized_idx.
+    let rows = client
+        .query_typed(
+            concat!(
+                "SELECT organization_id,
+                    count(*) FILTER (WHERE state IN ",
+                waiting_states_sql!(),
+                "),
+                    count(*) FILTER (WHERE state = 'running'),
+                    extract(epoch FROM now() - min(run_at) FILTER (WHERE state IN ",
+                waiting_states_sql!(),
+                " AND run_at <= now()))::float8,
+                    count(*) FILTER (WHERE state = 'completed')
+             FROM (
+                 SELECT organization_id, state, run_at FROM orgjobs.jobs WHERE state IN ",
+                waiting_states_sql!(),
+                "   UNION ALL
+                 SELECT organization_id, state, run_at FROM orgjobs.jobs WHERE state = 'running'
+                 UNION ALL
+                 SELECT organization_id, state, run_at FROM orgjobs.jobs
+                 WHERE state IN ('completed', 'discarded', 'cancelled')
+                   AND finalized_at >= now() - make_interval(mins => $1) AND state = 'completed'
+             ) j
+             GROUP BY organization_id
+             ORDER BY 2 DESC, 3 DESC, organization_id"
+            ),
+            &[(&minutes, Type::INT4)],
+        )
+        .await
+        .map_err(db("reading each organization's load"))?;
+    Ok(rows
+        .iter()
+        .map(|r| OrgLoad {
+            organization_id: r.get(0),
+            waiting: r.get(1),
+            running: r.get(2),
+            oldest_wait_secs: r.get(3),
+            completed_recently: r.get(4),
+        })
+        .collect())
+}
+
 /// What a cancel did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -363,6 +466,8 @@ pub struct QueueStats {
     pub counts: Vec<(String, String, i64)>,
     /// Seconds since the oldest runnable job became runnable.
     pub oldest_waiting_secs: Option<f64>,
+    /// Pauses in force (their jobs wait).
+    pub paused: Vec<crate::pause::Pause>,
 }
 
 /// Reads [`QueueStats`].
@@ -393,5 +498,6 @@ pub async fn queue_stats(client: &Client) -> Result<QueueStats, AdminError> {
     Ok(QueueStats {
         counts,
         oldest_waiting_secs: rows.first().and_then(|r| r.get(0)),
+        paused: crate::pause::list_pauses(client).await?,
     })
 }

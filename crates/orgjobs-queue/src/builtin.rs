@@ -121,6 +121,26 @@ impl GlobalHandler for SystemMetrics {
                 .with_label_values(&[&kind, &state])
                 .set(n);
         }
+        let paused = s
+            .query(
+                "SELECT count(DISTINCT organization_id)::int8,
+                        coalesce(array_agg(kind) FILTER (WHERE organization_id IS NULL), '{}')
+                 FROM orgjobs.pauses",
+                &[],
+            )
+            .await?;
+        if let Some(r) = paused.first() {
+            self.metrics.paused_organizations.set(r.get(0));
+            self.metrics.paused_kinds.reset();
+            for kind in r.get::<_, Vec<String>>(1) {
+                let kind = if self.known.contains(&kind) {
+                    kind
+                } else {
+                    "unknown".to_owned()
+                };
+                self.metrics.paused_kinds.with_label_values(&[&kind]).set(1);
+            }
+        }
         Ok(())
     }
 }

@@ -24,6 +24,7 @@ mod health;
 mod maintenance;
 mod metrics;
 mod migrate;
+mod pause;
 mod periodic;
 mod proof;
 mod rate_limit;
@@ -37,8 +38,9 @@ mod tokens;
 mod worker;
 
 pub use admin::{
-    AdminError, CancelOutcome, JobDetail, JobFilter, JobSummary, QueueStats, STATES, cancel_job,
-    list_jobs, queue_stats, retry_discarded, retry_job, show_job,
+    AdminError, CancelOutcome, JobDetail, JobFilter, JobSummary, OrgLoad, QueueStats, STATES,
+    cancel_job, cancel_waiting, list_jobs, org_load, queue_stats, retry_discarded, retry_job,
+    show_job,
 };
 pub use audit::{Holes, LeakyView, ProbingKey, UnreviewedDefiner, holes};
 pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
@@ -58,6 +60,7 @@ pub use metrics::Metrics;
 pub use migrate::{
     MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,
 };
+pub use pause::{Pause, list_pauses, pause, resume};
 pub use periodic::{Periodic, PeriodicError};
 pub use proof::{Check, CheckStatus, run_proof};
 pub use rate_limit::{

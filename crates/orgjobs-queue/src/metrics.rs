@@ -2,7 +2,8 @@
 //! kinds, outcomes, states and table names, never organization ids.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The worker's metrics and the registry that renders them.
@@ -23,6 +24,12 @@ pub struct Metrics {
     /// `rls_denied_total{table}`: writes refused by a row-level security
     /// policy.
     pub rls_denied: IntCounterVec,
+    /// `paused_organizations`: organizations paused whole or in part, set
+    /// by `SYSTEM_METRICS` (a count: organization ids are never labels).
+    pub paused_organizations: IntGauge,
+    /// `paused_kinds{kind}`: 1 for each kind paused in every organization,
+    /// set by `SYSTEM_METRICS`.
+    pub paused_kinds: IntGaugeVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -72,12 +79,24 @@ impl Metrics {
             &["table"],
         )
         .expect("valid metric");
+        let paused_organizations = IntGauge::new(
+            "paused_organizations",
+            "Organizations with a pause in force (whole or for some kinds)",
+        )
+        .expect("valid metric");
+        let paused_kinds = IntGaugeVec::new(
+            Opts::new("paused_kinds", "Kinds paused in every organization"),
+            &["kind"],
+        )
+        .expect("valid metric");
         for c in [
             Box::new(org_context_missing.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(jobs.clone()),
             Box::new(job_duration.clone()),
             Box::new(queue_depth.clone()),
             Box::new(rls_denied.clone()),
+            Box::new(paused_organizations.clone()),
+            Box::new(paused_kinds.clone()),
         ] {
             // A fresh registry with distinct names: cannot collide.
             let _ = registry.register(c);
@@ -92,6 +111,8 @@ impl Metrics {
             job_duration,
             queue_depth,
             rls_denied,
+            paused_organizations,
+            paused_kinds,
         }
     }
 

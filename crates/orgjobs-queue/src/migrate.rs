@@ -57,6 +57,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0007_api",
         sql: include_str!("../migrations/0007_api.sql"),
     },
+    Migration {
+        name: "orgjobs/0008_pauses",
+        sql: include_str!("../migrations/0008_pauses.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

@@ -82,27 +82,33 @@ fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
     move |e| AdminError::Db(DbError::query(what, e))
 }
 
+/// Refuses a kind no worker has registered, listing those registered.
+pub(crate) async fn check_known_kind(client: &Client, kind: &str) -> Result<(), AdminError> {
+    let known = client
+        .query_typed("SELECT kind FROM orgjobs.kinds ORDER BY kind", &[])
+        .await
+        .map_err(db("reading the registered kinds"))?;
+    let known: Vec<String> = known.iter().map(|r| r.get(0)).collect();
+    if known.iter().any(|k| k == kind) {
+        return Ok(());
+    }
+    Err(AdminError::Invalid(if known.is_empty() {
+        format!("unknown kind {kind:?}: no kind is registered yet (start a worker once)")
+    } else {
+        format!(
+            "unknown kind {kind:?}; registered kinds: {}",
+            known.join(", ")
+        )
+    }))
+}
+
 /// Sets (adds or replaces) a limit. A new bucket starts full; a replaced
 /// one keeps what it held, up to the new burst. A kind must be registered
 /// (a worker that runs it has started once).
 pub async fn set_rate_limit(client: &Client, limit: &RateLimit) -> Result<(), AdminError> {
     limit.validate()?;
     if let Some(kind) = &limit.kind {
-        let known = client
-            .query_typed("SELECT kind FROM orgjobs.kinds ORDER BY kind", &[])
-            .await
-            .map_err(db("reading the registered kinds"))?;
-        let known: Vec<String> = known.iter().map(|r| r.get(0)).collect();
-        if !known.iter().any(|k| k == kind) {
-            return Err(AdminError::Invalid(if known.is_empty() {
-                format!("unknown kind {kind:?}: no kind is registered yet (start a worker once)")
-            } else {
-                format!(
-                    "unknown kind {kind:?}; registered kinds: {}",
-                    known.join(", ")
-                )
-            }));
-        }
+        check_known_kind(client, kind).await?;
     }
     let starts = i32::try_from(limit.starts).unwrap_or(i32::MAX);
     let burst = i32::try_from(limit.burst).unwrap_or(i32::MAX);

@@ -1,4 +1,5 @@
-//! Per-organization rate limits on job starts (`orgjobs.rate_limits`): a
+//! Pauses and per-organization rate limits on job starts
+//! (`orgjobs.pauses`, `orgjobs.rate_limits`). A rate limit is a
 //! token bucket per organization (and per kind), shared by every worker,
 //! that the claim charges in the same transaction as the jobs it takes. On
 //! a stubbed clock, so that refills are exact.
@@ -12,7 +13,8 @@ use chrono::Utc;
 use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::{
     AdminError, Clock, JobError, Metrics, NewJob, RateLimit, Registry, TenantHandler, TenantTx,
-    Worker, WorkerConfig, enqueue, list_rate_limits, remove_rate_limit, set_rate_limit,
+    Worker, WorkerConfig, enqueue, list_pauses, list_rate_limits, pause, remove_rate_limit, resume,
+    set_rate_limit,
 };
 use uuid::Uuid;
 
@@ -265,4 +267,80 @@ async fn bad_limits_are_refused_with_what_was_expected() {
     assert_eq!(limits.len(), 1);
     assert_eq!(limits[0].limit.burst, 4);
     assert!(limits[0].tokens <= 4.0, "{}", limits[0].tokens);
+}
+
+/// Pauses: a paused organization's jobs wait while the others run, across
+/// workers and in both claim orders; a paused kind waits in every
+/// organization; one kind of one organization alone; resume lets them run.
+#[tokio::test]
+async fn paused_organizations_and_kinds_wait_while_everyone_else_runs() {
+    for fair in [true, false] {
+        let s = setup().await;
+        s.add(s.a, "MAIL", 5).await;
+        s.add(s.a, "SYNC", 5).await;
+        s.add(s.b, "MAIL", 5).await;
+        s.add(s.b, "SYNC", 5).await;
+        let c = s.pool.get().await.expect("conn");
+        assert!(
+            pause(&c, Some(s.a), None, "offboarding", "test")
+                .await
+                .expect("pause")
+        );
+        assert!(!pause(&c, Some(s.a), None, "", "test").await.expect("again"));
+        s.drain(2, fair).await;
+        assert_eq!(
+            s.trace.count(s.a, "MAIL") + s.trace.count(s.a, "SYNC"),
+            0,
+            "A paused (fair {fair})"
+        );
+        assert_eq!(s.trace.count(s.b, "MAIL") + s.trace.count(s.b, "SYNC"), 10);
+        let stats = orgjobs_queue::queue_stats(&c).await.expect("stats");
+        assert_eq!(stats.paused.len(), 1);
+        assert_eq!(stats.paused[0].organization_id, Some(s.a));
+        assert_eq!(stats.paused[0].reason, "offboarding");
+
+        // Kind MAIL everywhere, and A's SYNC: only nothing of A, nothing of MAIL.
+        assert!(resume(&c, Some(s.a), None).await.expect("resume"));
+        assert!(!resume(&c, Some(s.a), None).await.expect("twice"));
+        pause(&c, None, Some("MAIL"), "", "test")
+            .await
+            .expect("kind");
+        pause(&c, Some(s.a), Some("SYNC"), "", "test")
+            .await
+            .expect("org kind");
+        s.add(s.b, "MAIL", 2).await;
+        s.add(s.b, "SYNC", 2).await;
+        s.drain(2, fair).await;
+        assert_eq!(s.trace.count(s.a, "MAIL"), 0);
+        assert_eq!(s.trace.count(s.a, "SYNC"), 0);
+        assert_eq!(s.trace.count(s.b, "MAIL"), 5, "B's new MAIL jobs wait");
+        assert_eq!(s.trace.count(s.b, "SYNC"), 7);
+        assert_eq!(list_pauses(&c).await.expect("list").len(), 2);
+
+        resume(&c, None, Some("MAIL")).await.expect("resume kind");
+        resume(&c, Some(s.a), Some("SYNC"))
+            .await
+            .expect("resume org kind");
+        s.drain(2, fair).await;
+        assert_eq!(s.trace.count(s.a, "MAIL"), 5);
+        assert_eq!(s.trace.count(s.a, "SYNC"), 5);
+        assert_eq!(s.trace.count(s.b, "MAIL"), 7);
+    }
+}
+
+#[tokio::test]
+async fn a_pause_must_name_something_known() {
+    let s = setup().await;
+    let c = s.pool.get().await.expect("conn");
+    let err = pause(&c, None, None, "", "t").await.expect_err("nothing");
+    assert!(
+        err.to_string()
+            .contains("give an organization, a kind, or both"),
+        "{err}"
+    );
+    let err = pause(&c, None, Some("NOPE"), "", "t")
+        .await
+        .expect_err("unknown");
+    assert!(err.to_string().contains("unknown kind \"NOPE\""), "{err}");
+    assert!(list_pauses(&c).await.expect("list").is_empty());
 }

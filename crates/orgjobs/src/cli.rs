@@ -54,6 +54,10 @@ pub enum Command {
     /// Limit how many jobs an organization may start per period (set, list, remove).
     #[command(subcommand)]
     RateLimit(cmd::rate_limit::RateLimitCommand),
+    /// Pause an organization, a kind, or one kind of one organization: its jobs wait, everyone else's run.
+    Pause(cmd::pause::PauseArgs),
+    /// End a pause.
+    Resume(cmd::pause::PauseArgs),
     /// Serve the HTTP API (organization routes with organization tokens).
     Serve(cmd::serve::ServeArgs),
     /// API tokens for `orgjobs serve` (create, list, revoke).
@@ -82,6 +86,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::RateLimit(cmd) => cmd::rate_limit::run(url, cmd).await,
         Command::Token(cmd) => cmd::token::run(url, cmd).await,
         Command::Serve(args) => cmd::serve::run(url, args).await,
+        Command::Pause(args) => cmd::pause::run(url, args, true).await,
+        Command::Resume(args) => cmd::pause::run(url, args, false).await,
         Command::Import(args) => cmd::import::run(url, args).await,
         Command::Eval(args) => crate::eval::run(url, args).await,
     }

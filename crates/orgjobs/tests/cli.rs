@@ -953,3 +953,51 @@ async fn serve_answers_a_cli_token_and_refuses_it_once_revoked() {
     assert!(!out.status.success(), "revoking twice says so");
     assert!(server.terminate().success());
 }
+
+/// `orgjobs pause` / `resume`: a draining worker process leaves the paused
+/// organization's jobs waiting; `queue stats` says what is paused.
+#[tokio::test]
+async fn pause_cli_holds_an_organizations_jobs_until_resumed() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let a = common::seed_org(&pool, "A", 1).await;
+    let b = common::seed_org(&pool, "B", 1).await;
+    let url = db.url_string();
+    assert!(orgjobs(url, &["migrate"]).status.success());
+    let (a_s, b_s) = (a.to_string(), b.to_string());
+    let out = orgjobs(url, &["pause"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --org, --kind, or both"));
+    let out = orgjobs(url, &["pause", "--org", &a_s, "--reason", "offboarding"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let ids: Vec<i64> = {
+        let mut v = Vec::new();
+        for org in [a, b] {
+            v.push(insert_raw(&db, "METRICS_SNAPSHOT", Some(org), serde_json::json!({})).await);
+        }
+        v
+    };
+    let out = orgjobs(url, &["queue", "stats"]);
+    let stats = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stats.contains(&format!("paused: organization {a_s}")) && stats.contains("(offboarding)"),
+        "{stats}"
+    );
+    let out = orgjobs(url, &["worker", "--drain", "--no-listen"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        wait_for_state(&db, ids[1], "completed").await.state,
+        "completed"
+    );
+    assert_eq!(
+        common::job(&db, ids[0]).await.state,
+        "available",
+        "A's job waits"
+    );
+    assert!(orgjobs(url, &["resume", "--org", &a_s]).status.success());
+    let out = orgjobs(url, &["resume", "--org", &b_s]);
+    assert!(!out.status.success(), "B was not paused");
+    let out = orgjobs(url, &["worker", "--drain", "--no-listen"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(common::job(&db, ids[0]).await.state, "completed");
+}

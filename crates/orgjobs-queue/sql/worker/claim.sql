@@ -5,9 +5,10 @@
 -- does not grow with finished jobs. Jobs of organizations with rate limits
 -- (orgjobs.rate_limits) are passed over while a bucket that covers them is
 -- empty, and start only as far as their buckets allow (grant_starts takes
--- the tokens); when no limit exists those checks cost one probe.
+-- the tokens); paused organizations and kinds (orgjobs.pauses) are passed
+-- over too. When neither exists those checks cost two probes.
 WITH limits AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) AS present
+    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) OR EXISTS (SELECT 1 FROM orgjobs.pauses) AS present
 ),
 picked AS (
     SELECT id, organization_id, kind, run_at

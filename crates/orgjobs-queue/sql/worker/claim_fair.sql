@@ -25,9 +25,10 @@ top AS (
     ORDER BY priority, run_at, id
     LIMIT 1
 ),
--- Whether any rate limit exists (when none, the checks below cost nothing).
+-- Whether any rate limit or pause exists (when none, the checks below cost
+-- nothing).
 limits AS MATERIALIZED (
-    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) AS present
+    SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) OR EXISTS (SELECT 1 FROM orgjobs.pauses) AS present
 ),
 orgs (org, useful, n) AS (
     -- Each step is a plain "next key after" on the leading column of

@@ -7,6 +7,7 @@ pub mod import;
 pub mod jobs;
 pub mod migrate;
 pub mod org;
+pub mod pause;
 pub mod proof;
 pub mod queue;
 pub mod rate_limit;

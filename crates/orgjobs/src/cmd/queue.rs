@@ -33,6 +33,24 @@ pub async fn run(url: &str, cmd: &QueueCommand) -> anyhow::Result<ExitCode> {
                     Some(s) => println!("oldest runnable job has waited {s:.1} s"),
                     None => println!("no runnable job is waiting"),
                 }
+                for p in &stats.paused {
+                    let what = match (&p.organization_id, &p.kind) {
+                        (Some(o), Some(k)) => format!("kind {k} of organization {o}"),
+                        (Some(o), None) => format!("organization {o}"),
+                        (None, Some(k)) => format!("kind {k}"),
+                        (None, None) => "nothing".to_owned(),
+                    };
+                    println!(
+                        "paused: {what} since {} by {}{}",
+                        p.paused_at.to_rfc3339(),
+                        p.paused_by,
+                        if p.reason.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" ({})", p.reason)
+                        }
+                    );
+                }
             }
         }
     }
