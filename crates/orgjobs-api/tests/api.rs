@@ -1134,3 +1134,61 @@ async fn operators_pause_bulk_act_and_manage_organizations() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// The report routes show the token's organization's rows only.
+#[tokio::test]
+async fn snapshots_and_tickets_at_risk_are_the_organizations_own() {
+    let api = start(default_rate()).await;
+    let c = api.db.admin_client().await;
+    c.execute(
+        "INSERT INTO public.metrics_snapshots (organization_id, tickets_by_status, tickets_by_priority, agent_load)
+         VALUES ($1, '{\"new\": 1}', '{\"normal\": 1}', '{}')",
+        &[&api.b.id],
+    )
+    .await
+    .expect("snapshot");
+    c.execute(
+        "INSERT INTO public.sla_predictions (organization_id, ticket_id, predicted_first_response_at,
+             predicted_resolution_at, breach_probability, risk_level)
+         VALUES ($1, $2, now(), now() + interval '1 day', 0.95, 'at_risk_90')",
+        &[&api.b.id, &api.b.ticket],
+    )
+    .await
+    .expect("prediction");
+    for (org, want) in [(&api.a, 0), (&api.b, 1)] {
+        let (status, v) = api
+            .call(
+                Method::GET,
+                "/api/metrics-snapshots",
+                Some(&org.viewer),
+                None,
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v.as_array().map(Vec::len), Some(want), "{v}");
+        let (status, v) = api
+            .call(Method::GET, "/api/tickets-at-risk", Some(&org.viewer), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(v.as_array().map(Vec::len), Some(want), "{v}");
+    }
+    let (_, v) = api
+        .call(
+            Method::GET,
+            "/api/tickets-at-risk",
+            Some(&api.b.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(v[0]["id"], json!(api.b.ticket));
+    assert_eq!(v[0]["risk_level"], "at_risk_90");
+    let (_, v) = api
+        .call(
+            Method::GET,
+            "/api/tickets?risk=at_risk_90",
+            Some(&api.b.viewer),
+            None,
+        )
+        .await;
+    assert_eq!(v["tickets"].as_array().map(Vec::len), Some(1), "{v}");
+}
