@@ -95,6 +95,14 @@ impl From<Hit> for SearchHit {
 }
 
 fn check(title: Option<&str>, body: Option<&str>, tags: Option<&[String]>) -> Result<(), ApiError> {
+    for (field, v) in [("title", title), ("body", body)] {
+        if let Some(v) = v {
+            crate::tickets::no_nul(field, v)?;
+        }
+    }
+    for t in tags.unwrap_or_default() {
+        crate::tickets::no_nul("tags", t)?;
+    }
     if let Some(t) = title {
         let n = t.trim().chars().count();
         if n == 0 || n > MAX_TITLE {

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use orgjobs_helpdesk::import::{Record, TicketRecord, check_record};
 use orgjobs_helpdesk::{Priority, Status};
 use orgjobs_queue::TenantTx;
 use serde::{Deserialize, Serialize};
@@ -23,11 +24,8 @@ use crate::state::ApiState;
 /// The detail statement (`sql/ticket_detail.sql`), shared with the benchmark.
 const TICKET_DETAIL_SQL: &str = include_str!("../sql/ticket_detail.sql");
 
-/// Longest subject, category, e-mail address and external id accepted.
-const MAX_SUBJECT: usize = 500;
-const MAX_BODY: usize = 100_000;
+/// Longest category and external id accepted (as `orgjobs import`).
 const MAX_CATEGORY: usize = 100;
-const MAX_EMAIL: usize = 320;
 const MAX_EXTERNAL_ID: usize = 200;
 
 /// A ticket as listed.
@@ -161,6 +159,16 @@ fn check_len(field: &str, value: &str, min: usize, max: usize) -> Result<(), Api
     if n < min || n > max {
         return Err(ApiError::BadRequest(format!(
             "{field} must be {min} to {max} characters, got {n}"
+        )));
+    }
+    Ok(())
+}
+
+/// PostgreSQL text cannot hold NUL.
+pub(crate) fn no_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(ApiError::BadRequest(format!(
+            "{field} contains a NUL character (\\u0000), which cannot be stored"
         )));
     }
     Ok(())
@@ -350,16 +358,21 @@ pub async fn create_ticket(
     ApiJson(t): ApiJson<CreateTicket>,
 ) -> Result<Response, ApiError> {
     auth.require_agent()?;
-    check_len("subject", t.subject.trim(), 1, MAX_SUBJECT)?;
-    check_len("body", &t.body, 0, MAX_BODY)?;
-    if let Some(e) = &t.requester_email {
-        check_len("requester_email", e, 3, MAX_EMAIL)?;
-        if !e.contains('@') {
-            return Err(ApiError::BadRequest(format!(
-                "requester_email {e:?} is not an e-mail address"
-            )));
-        }
-    }
+    // The import's checks, so that the API and `orgjobs import` accept the
+    // same tickets.
+    let record = Record::Ticket(TicketRecord {
+        external_id: t.external_id.clone(),
+        subject: t.subject.clone(),
+        body: t.body.clone(),
+        requester_email: t.requester_email.clone(),
+        status: None,
+        priority: t.priority.map(|p| p.as_str().to_owned()),
+        category: None,
+        created_at: None,
+        first_response_at: None,
+        resolved_at: None,
+    });
+    check_record(&record).map_err(ApiError::BadRequest)?;
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
             v.to_str()
@@ -439,6 +452,7 @@ pub async fn update_ticket(
     }
     if let Some(c) = &u.category {
         check_len("category", c.trim(), 1, MAX_CATEGORY)?;
+        no_nul("category", c)?;
     }
     let tx = auth.begin(&state).await?;
     // $1 the ticket; $2..$4 the new values, NULL keeping the old.

@@ -649,7 +649,21 @@ async fn retried_creates_return_the_first_ticket_and_bad_input_is_refused_with_w
             "/api/tickets",
             Some(json!({"subject": ""})),
             StatusCode::BAD_REQUEST,
-            "subject must be 1 to 500 characters",
+            "subject must be 1 to 1000 characters",
+        ),
+        (
+            Method::POST,
+            "/api/tickets",
+            Some(json!({"subject": "a\u{0}b"})),
+            StatusCode::BAD_REQUEST,
+            "NUL character",
+        ),
+        (
+            Method::POST,
+            "/api/tickets",
+            Some(json!({"subject": "x", "requester_email": "nobody"})),
+            StatusCode::BAD_REQUEST,
+            "is not an email address",
         ),
         (
             Method::POST,

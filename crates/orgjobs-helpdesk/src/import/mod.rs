@@ -162,6 +162,20 @@ impl TicketRecord {
     }
 }
 
+/// The checks a record gets beyond its JSON shape (field lengths, e-mail,
+/// status and priority names, timestamps in order, no NUL character), as
+/// an import applies them to every line; the HTTP API checks the tickets it
+/// creates with them too.
+pub fn check_record(record: &Record) -> Result<(), String> {
+    if check::has_nul(record) {
+        return Err(
+            "a string contains a NUL character (\\u0000), which PostgreSQL text cannot store"
+                .to_owned(),
+        );
+    }
+    check::check(record)
+}
+
 /// Reads and checks every line; never stops at a bad one.
 pub fn parse(reader: impl BufRead) -> Result<Parsed, ImportError> {
     let mut parsed = Parsed::default();
