@@ -41,14 +41,14 @@ pub(crate) fn limiter(rate: TokenRate) -> DefaultKeyedRateLimiter<Uuid> {
     governor::RateLimiter::keyed(Quota::per_second(rate.per_second).allow_burst(rate.burst))
 }
 
-/// An organization's authenticated request: its token and a connection,
-/// not yet in any transaction.
+/// An organization's authenticated request: its token and organization.
+/// It holds no connection: the one the token was checked on goes back to
+/// the pool at once, so that a client sending its body slowly holds none.
 pub struct OrgAuth {
     /// The token.
     pub principal: Principal,
     /// The token's organization.
     pub org: Uuid,
-    conn: Object,
 }
 
 impl OrgAuth {
@@ -76,7 +76,12 @@ impl OrgAuth {
     /// worker's jobs run in (role switch and organization context in its
     /// first flight, transaction-local).
     pub async fn begin(self, state: &ApiState) -> Result<TenantTx, ApiError> {
-        Ok(TenantTx::begin(self.conn, self.org, state.session()).await?)
+        let conn = state
+            .pool()
+            .get()
+            .await
+            .map_err(|e| ApiError::Unavailable(format!("no database connection: {e}")))?;
+        Ok(TenantTx::begin(conn, self.org, state.session()).await?)
     }
 }
 
@@ -100,7 +105,7 @@ impl FromRequestParts<ApiState> for OrgAuth {
                 .inc();
             e
         };
-        let (principal, conn) = match authenticated(parts, state).await {
+        let (principal, _conn) = match authenticated(parts, state).await {
             Ok(found) => found,
             Err(e @ (ApiError::Unauthorized(_) | ApiError::Forbidden(_))) => {
                 return Err(missing(e));
@@ -114,11 +119,7 @@ impl FromRequestParts<ApiState> for OrgAuth {
         };
         rate_limit(state, principal.token_id)?;
         state.token_used(principal.token_id);
-        Ok(OrgAuth {
-            principal,
-            org,
-            conn,
-        })
+        Ok(OrgAuth { principal, org })
     }
 }
 

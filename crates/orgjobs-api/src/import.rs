@@ -172,6 +172,8 @@ pub async fn import_lines(
             line: parser.line_number() + 1,
             reason: format!("line is over {MAX_LINE_BYTES} bytes, the limit"),
         });
+        // Count the line without parsing it.
+        let _ = parser.line(b"");
     } else if !buf.is_empty() {
         take(&mut parser, &buf, &mut result, &mut chunk);
     }

@@ -57,7 +57,10 @@ fn admin(e: AdminError) -> ApiError {
         AdminError::InvalidFilter(_) | AdminError::Invalid(_) => {
             ApiError::BadRequest(e.to_string())
         }
-        AdminError::Db(e) => ApiError::Internal(e.to_string()),
+        AdminError::Db(e) => match e.code() {
+            Some("22021" | "22P02" | "23514") => ApiError::BadRequest(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        },
         other => ApiError::Internal(other.to_string()),
     }
 }

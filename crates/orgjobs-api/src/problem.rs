@@ -141,9 +141,12 @@ impl From<TxError> for ApiError {
     fn from(e: TxError) -> Self {
         match e.code() {
             // unique_violation, check_violation, not_null_violation,
-            // invalid_text_representation, string_data_right_truncation
+            // invalid_text_representation, string_data_right_truncation,
+            // character_not_in_repertoire (a NUL in text)
             Some("23505") => ApiError::Conflict(e.to_string()),
-            Some("23514" | "23502" | "22P02" | "22001") => ApiError::BadRequest(e.to_string()),
+            Some("23514" | "23502" | "22P02" | "22001" | "22021") => {
+                ApiError::BadRequest(e.to_string())
+            }
             // insufficient_privilege: a row-level security refusal
             Some("42501") => ApiError::NotFound("not found in this organization".into()),
             Some(c) if c.starts_with("08") || c.starts_with("57") => {

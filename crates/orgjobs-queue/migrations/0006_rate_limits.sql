@@ -41,30 +41,48 @@ $$;
 
 -- Which of the candidate jobs (ids, with their organizations and kinds, in
 -- claim order) may start at `at`, taking one token from each bucket that
--- covers each job started. The buckets are locked in key order, so the
--- claims of all workers take turns on them (and cannot deadlock), and each
--- reads what the previous one left.
+-- covers each job started. The buckets are locked with SKIP LOCKED: a
+-- bucket another claim holds right now refuses its organization's jobs for
+-- this claim (they stay waiting), so claims never wait on each other and
+-- cannot deadlock, even across the several passes of one claim
+-- transaction. The second statement's snapshot is taken after the locks,
+-- so it reads what the previous claim left.
 CREATE FUNCTION orgjobs.grant_starts(ids bigint[], orgs uuid[], kinds text[], at timestamptz)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE ROWS 16
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+    held text[];
 BEGIN
-    PERFORM 1 FROM orgjobs.rate_limits r
-    WHERE r.organization_id = ANY(grant_starts.orgs)
-    ORDER BY r.organization_id, r.kind NULLS FIRST
-    FOR UPDATE;
+    SELECT coalesce(array_agg(l.key), '{}') INTO held
+    FROM (
+        SELECT r.organization_id::text || '/' || coalesce(r.kind, '') AS key
+        FROM orgjobs.rate_limits r
+        WHERE r.organization_id = ANY(grant_starts.orgs)
+        ORDER BY r.organization_id, r.kind NULLS FIRST
+        FOR UPDATE SKIP LOCKED
+    ) l;
 
     RETURN QUERY
-    WITH cand AS (
+    WITH busy AS (
+        -- Organizations with a bucket another claim holds: none of their
+        -- jobs start in this claim.
+        SELECT DISTINCT r.organization_id AS org
+        FROM orgjobs.rate_limits r
+        WHERE r.organization_id = ANY(grant_starts.orgs)
+          AND NOT (r.organization_id::text || '/' || coalesce(r.kind, '')) = ANY(held)
+    ),
+    cand AS (
         SELECT c.id, c.org, c.kind, c.ord
         FROM unnest(grant_starts.ids, grant_starts.orgs, grant_starts.kinds)
              WITH ORDINALITY AS c (id, org, kind, ord)
+        WHERE c.org NOT IN (SELECT org FROM busy)
     ),
     buckets AS (
         SELECT r.organization_id AS org, r.kind, orgjobs.rate_tokens(r, grant_starts.at) AS avail
         FROM orgjobs.rate_limits r
-        WHERE r.organization_id = ANY(grant_starts.orgs)
+        WHERE (r.organization_id::text || '/' || coalesce(r.kind, '')) = ANY(held)
     ),
     -- First each kind's own bucket, then the organization's over the jobs
     -- that passed it (a job refused by its kind's bucket takes nothing

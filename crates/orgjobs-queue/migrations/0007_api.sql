@@ -66,7 +66,8 @@ SELECT orgjobs.mark_reviewed('orgjobs.api_tokens_used(uuid[],timestamptz[])');
 -- way add_job and complete_job do, and return no other organization's
 -- anything (its job ids are "not found").
 
--- Newest first, optionally by state and kind, before a job id (keyset).
+-- Newest first, optionally by state and kind, before a job id (keyset); at
+-- most 101 rows (a page of 100 and one to tell whether there is more).
 CREATE FUNCTION orgjobs.org_jobs(job_state text, job_kind text, before_id bigint, max_rows integer)
 RETURNS TABLE (id bigint, kind text, state text, attempt integer, max_attempts integer,
                priority smallint, run_at timestamptz, created_at timestamptz,
@@ -82,7 +83,7 @@ AS $$
       AND (org_jobs.job_kind IS NULL OR j.kind = org_jobs.job_kind)
       AND (org_jobs.before_id IS NULL OR j.id < org_jobs.before_id)
     ORDER BY j.id DESC
-    LIMIT least(greatest(org_jobs.max_rows, 1), 100)
+    LIMIT least(greatest(org_jobs.max_rows, 1), 101)
 $$;
 
 -- One job with its payload and every attempt's error.

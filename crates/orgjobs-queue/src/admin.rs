@@ -284,14 +284,16 @@ pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64,
     }
     // $1 organization, $2 kind, $3/$4 discarding window.
     let sql = format!(
-        "UPDATE orgjobs.jobs j SET {RETRY_SET}
-         WHERE state = 'discarded'
-           AND ($1::uuid IS NULL OR organization_id = $1)
-           AND ($2::text IS NULL OR kind = $2)
-           AND ($3::timestamptz IS NULL OR finalized_at >= $3)
-           AND ($4::timestamptz IS NULL OR finalized_at < $4)
-           AND {NO_WAITING_TWIN}
-         RETURNING id"
+        "WITH retried AS (
+             UPDATE orgjobs.jobs j SET {RETRY_SET}
+             WHERE state = 'discarded'
+               AND ($1::uuid IS NULL OR organization_id = $1)
+               AND ($2::text IS NULL OR kind = $2)
+               AND ($3::timestamptz IS NULL OR finalized_at >= $3)
+               AND ($4::timestamptz IS NULL OR finalized_at < $4)
+               AND {NO_WAITING_TWIN}
+             RETURNING 1)
+         SELECT count(*) FROM retried"
     );
     let rows = client
         .query_typed(
@@ -305,7 +307,7 @@ pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64,
         )
         .await
         .map_err(db("retrying discarded jobs"))?;
-    Ok(rows.len() as u64)
+    Ok(count(&rows))
 }
 
 /// Cancels every waiting job matching `filter` (its state, when given,
@@ -326,15 +328,17 @@ pub async fn cancel_waiting(client: &Client, filter: &JobFilter) -> Result<u64, 
     let rows = client
         .query_typed(
             concat!(
-                "UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
-             WHERE state IN ",
+                "WITH cancelled AS (
+                 UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
+                 WHERE state IN ",
                 waiting_states_sql!(),
                 " AND ($1::uuid IS NULL OR organization_id = $1)
-               AND ($2::text IS NULL OR kind = $2)
-               AND ($3::text IS NULL OR state = $3)
-               AND ($4::timestamptz IS NULL OR created_at >= $4)
-               AND ($5::timestamptz IS NULL OR created_at < $5)
-             RETURNING id"
+                   AND ($2::text IS NULL OR kind = $2)
+                   AND ($3::text IS NULL OR state = $3)
+                   AND ($4::timestamptz IS NULL OR created_at >= $4)
+                   AND ($5::timestamptz IS NULL OR created_at < $5)
+                 RETURNING 1)
+             SELECT count(*) FROM cancelled"
             ),
             &[
                 (&filter.organization_id, Type::UUID),
@@ -346,7 +350,7 @@ pub async fn cancel_waiting(client: &Client, filter: &JobFilter) -> Result<u64, 
         )
         .await
         .map_err(db("cancelling waiting jobs"))?;
-    Ok(rows.len() as u64)
+    Ok(count(&rows))
 }
 
 /// One organization's load: what waits, what runs, how long the oldest
@@ -409,6 +413,13 @@ pub async fn org_load(client: &Client, minutes: i32) -> Result<Vec<OrgLoad>, Adm
             completed_recently: r.get(4),
         })
         .collect())
+}
+
+/// The `count(*)` of a one-row result.
+fn count(rows: &[tokio_postgres::Row]) -> u64 {
+    rows.first()
+        .map(|r| u64::try_from(r.get::<_, i64>(0)).unwrap_or(0))
+        .unwrap_or(0)
 }
 
 /// What a cancel did.

@@ -344,3 +344,43 @@ async fn a_pause_must_name_something_known() {
     assert!(err.to_string().contains("unknown kind \"NOPE\""), "{err}");
     assert!(list_pauses(&c).await.expect("list").is_empty());
 }
+
+/// A paused or rate-limited job more urgent than everything else must not
+/// stop the others: the fair claim's "most urgent priority" counts only
+/// jobs that may start.
+#[tokio::test]
+async fn a_blocked_urgent_job_does_not_stall_the_fair_claim() {
+    let s = setup().await;
+    let urgent = |org| NewJob {
+        priority: -5,
+        ..NewJob::new("MAIL").org(org)
+    };
+    {
+        let c = s.pool.get().await.expect("conn");
+        enqueue(&**c, &s.registry, &urgent(s.a))
+            .await
+            .expect("urgent A");
+        enqueue(&**c, &s.registry, &urgent(s.b))
+            .await
+            .expect("urgent B");
+        // A paused; B's urgent job is of a kind B has used up.
+        pause(&c, Some(s.a), None, "", "t").await.expect("pause");
+    }
+    s.limit(s.b, Some("MAIL"), 1, 1).await;
+    s.add(s.b, "MAIL", 1).await;
+    s.add(s.b, "SYNC", 4).await;
+    s.add(s.a, "SYNC", 3).await;
+    s.drain(1, true).await;
+    assert_eq!(
+        s.trace.count(s.b, "MAIL"),
+        1,
+        "B's one MAIL start: the urgent one"
+    );
+    assert_eq!(s.trace.count(s.b, "SYNC"), 4, "B's other jobs ran");
+    assert_eq!(s.trace.count(s.a, "SYNC") + s.trace.count(s.a, "MAIL"), 0);
+    let c = s.pool.get().await.expect("conn");
+    resume(&c, Some(s.a), None).await.expect("resume");
+    s.drain(1, true).await;
+    assert_eq!(s.trace.count(s.a, "MAIL"), 1);
+    assert_eq!(s.trace.count(s.a, "SYNC"), 3);
+}

@@ -1,5 +1,7 @@
 -- Claims up to $1 runnable jobs for worker $2, leasing them for $3 seconds.
--- $4: the time (NULL: the server's now()).
+-- $4: the time (NULL: the server's now()). The last column counts the jobs
+-- picked before rate limits refused some (more than returned: another pass
+-- may find jobs behind the refused ones).
 -- The inner SELECT walks jobs_fetch_idx in order and skips rows other
 -- workers hold, so concurrent workers never wait on each other and the cost
 -- does not grow with finished jobs. Jobs of organizations with rate limits
@@ -11,7 +13,7 @@ WITH limits AS MATERIALIZED (
     SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) OR EXISTS (SELECT 1 FROM orgjobs.pauses) AS present
 ),
 picked AS (
-    SELECT id, organization_id, kind, run_at
+    SELECT id, organization_id, kind, priority, run_at
     FROM orgjobs.jobs j
     WHERE state IN ('available', 'scheduled', 'retryable')
       AND run_at <= coalesce($4::timestamptz, now())
@@ -27,9 +29,9 @@ granted AS (
     WHERE NOT (SELECT present FROM limits)
        OR NOT EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
     UNION ALL
-    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.run_at, picked.id),
-                                array_agg(picked.organization_id ORDER BY picked.run_at, picked.id),
-                                array_agg(picked.kind ORDER BY picked.run_at, picked.id),
+    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.priority, picked.run_at, picked.id),
+                                array_agg(picked.organization_id ORDER BY picked.priority, picked.run_at, picked.id),
+                                array_agg(picked.kind ORDER BY picked.priority, picked.run_at, picked.id),
                                 coalesce($4::timestamptz, now()))
     FROM picked
     WHERE (SELECT present FROM limits)
@@ -44,4 +46,5 @@ SET state        = 'running',
     locked_until = coalesce($4::timestamptz, now()) + make_interval(secs => $3)
 -- By primary key whatever the planner thinks grant_starts returns.
 WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
-RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority
+RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
+          (SELECT count(*) FROM picked) AS picked

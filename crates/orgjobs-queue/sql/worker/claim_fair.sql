@@ -18,17 +18,21 @@
 -- The last column says whether the walk reached the last organization (the
 -- next claim then starts over from the first).
 WITH RECURSIVE
-top AS (
-    SELECT priority
-    FROM orgjobs.jobs
-    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, now())
-    ORDER BY priority, run_at, id
-    LIMIT 1
-),
 -- Whether any rate limit or pause exists (when none, the checks below cost
 -- nothing).
 limits AS MATERIALIZED (
     SELECT EXISTS (SELECT 1 FROM orgjobs.rate_limits) OR EXISTS (SELECT 1 FROM orgjobs.pauses) AS present
+),
+-- The most urgent priority among jobs that may start now (a paused or
+-- rate-limited job must not set it: no organization would then be useful).
+top AS (
+    SELECT priority
+    FROM orgjobs.jobs j
+    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, now())
+      AND NOT ((SELECT present FROM limits)
+               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, now())))
+    ORDER BY priority, run_at, id
+    LIMIT 1
 ),
 orgs (org, useful, n) AS (
     -- Each step is a plain "next key after" on the leading column of
@@ -54,7 +58,9 @@ orgs (org, useful, n) AS (
                 WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = o.org
                   AND h.state IN ('available', 'scheduled', 'retryable')
                   AND h.run_at <= coalesce($6::timestamptz, now())
-                ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+                  AND NOT ((SELECT present FROM limits)
+                           AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, now())))
+              ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                          h.priority, h.run_at, h.id
                 LIMIT 1
             ) = (SELECT priority FROM top), false)
@@ -81,7 +87,9 @@ orgs (org, useful, n) AS (
             WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = nxt.org
               AND h.state IN ('available', 'scheduled', 'retryable')
               AND h.run_at <= coalesce($6::timestamptz, now())
-            ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
+              AND NOT ((SELECT present FROM limits)
+                       AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, now())))
+          ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                      h.priority, h.run_at, h.id
             LIMIT 1
         ) = (SELECT priority FROM top), false)
@@ -112,11 +120,11 @@ allowed AS (
        OR pg_try_advisory_xact_lock($7::int, hashtext(found.org::text))
 ),
 picked AS (
-    SELECT p.id, p.organization_id, p.kind, p.run_at
+    SELECT p.id, p.organization_id, p.kind, p.priority, p.run_at
     FROM allowed, LATERAL (
         -- Ordered like jobs_org_fetch_idx (organization and priority are
         -- fixed here), so that no other index fits.
-        SELECT j.id, j.organization_id, j.kind, j.run_at
+        SELECT j.id, j.organization_id, j.kind, j.priority, j.run_at
         FROM orgjobs.jobs j
         WHERE coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = allowed.org
           AND j.state IN ('available', 'scheduled', 'retryable')
@@ -140,9 +148,9 @@ granted AS (
     WHERE NOT (SELECT present FROM limits)
        OR NOT EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
     UNION ALL
-    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.run_at, picked.id),
-                                array_agg(picked.organization_id ORDER BY picked.run_at, picked.id),
-                                array_agg(picked.kind ORDER BY picked.run_at, picked.id),
+    SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.priority, picked.run_at, picked.id),
+                                array_agg(picked.organization_id ORDER BY picked.priority, picked.run_at, picked.id),
+                                array_agg(picked.kind ORDER BY picked.priority, picked.run_at, picked.id),
                                 coalesce($6::timestamptz, now()))
     FROM picked
     WHERE (SELECT present FROM limits)

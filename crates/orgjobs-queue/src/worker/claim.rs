@@ -131,22 +131,36 @@ impl Claimer {
         conn: &deadpool_postgres::Object,
         limit: usize,
     ) -> Result<Vec<(i16, ClaimedJob)>, DbError> {
-        let want = i64::try_from(limit).unwrap_or(i64::MAX);
-        let now = self.clock.now_param();
-        let rows = statements::query(
-            conn,
-            self.mode,
-            CLAIM_SQL,
-            &[
-                (&want, Type::INT8),
-                (&self.worker_id, Type::TEXT),
-                (&self.lease_secs, Type::FLOAT8),
-                (&now, Type::TIMESTAMPTZ),
-            ],
-        )
-        .await
-        .map_err(|e| DbError::query("claiming jobs", e))?;
-        Ok(rows.iter().map(claimed).collect())
+        let mut jobs = Vec::new();
+        // Up to three passes, while rate limits refused some of the jobs a
+        // pass picked: the next pass finds their buckets empty and passes
+        // over them to the jobs behind.
+        for _ in 0..3 {
+            let want = i64::try_from(limit - jobs.len()).unwrap_or(i64::MAX);
+            if want == 0 {
+                break;
+            }
+            let now = self.clock.now_param();
+            let rows = statements::query(
+                conn,
+                self.mode,
+                CLAIM_SQL,
+                &[
+                    (&want, Type::INT8),
+                    (&self.worker_id, Type::TEXT),
+                    (&self.lease_secs, Type::FLOAT8),
+                    (&now, Type::TIMESTAMPTZ),
+                ],
+            )
+            .await
+            .map_err(|e| DbError::query("claiming jobs", e))?;
+            let picked = rows.first().map_or(0, |r| r.get::<_, i64>(7));
+            jobs.extend(rows.iter().map(claimed));
+            if rows.is_empty() || picked <= i64::try_from(rows.len()).unwrap_or(i64::MAX) {
+                break;
+            }
+        }
+        Ok(jobs)
     }
 
     async fn claim_fair(
