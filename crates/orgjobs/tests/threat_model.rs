@@ -438,3 +438,55 @@ async fn proof_fails_when_the_organization_jobs_functions_show_another_organizat
         "{out}"
     );
 }
+
+/// The queue's own tables (jobs, rate limits, pauses, API tokens) hold every
+/// organization's rows without row-level security: a grant of any of them
+/// to the tenant role is a leak, and the proof names it.
+#[tokio::test]
+async fn proof_fails_when_the_tenant_role_may_read_a_queue_table() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let a = common::seed_org(&pool, "A", 0).await;
+    let b = common::seed_org(&pool, "B", 0).await;
+    let c = db.admin_client().await;
+    for org in [a, b] {
+        orgjobs_queue::create_token(&c, Some(org), orgjobs_queue::TokenRole::Viewer, "t")
+            .await
+            .expect("token");
+    }
+    let url = db.url_string();
+    expect_clean(url);
+    let tokens_seen_by_a = || async {
+        c.batch_execute("BEGIN").await.expect("begin");
+        c.query(SET_TENANT_CONTEXT, &[&"orgjobs_tenant", &a.to_string()])
+            .await
+            .expect("context");
+        let n = c
+            .query_one("SELECT count(*) FROM orgjobs.api_tokens", &[])
+            .await
+            .map(|r| r.get::<_, i64>(0))
+            .map_err(|e| e.code().map(|c| c.code().to_owned()).unwrap_or_default());
+        c.batch_execute("ROLLBACK").await.expect("rollback");
+        n
+    };
+    // Without the grant the tenant cannot read the tokens at all.
+    let denied = tokens_seen_by_a().await;
+    assert_eq!(denied, Err("42501".to_owned()), "permission denied");
+    c.batch_execute("GRANT SELECT ON orgjobs.api_tokens TO orgjobs_tenant")
+        .await
+        .expect("grant");
+    assert_eq!(
+        tokens_seen_by_a().await,
+        Ok(2),
+        "with the grant, A's transaction sees B's token too"
+    );
+    let proof = orgjobs(url, &["proof"]);
+    assert!(!proof.status.success(), "{}", text(&proof));
+    let out = String::from_utf8_lossy(&proof.stdout);
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("FAIL  queue closed to tenants:")
+                && l.contains("orgjobs.api_tokens")),
+        "{out}"
+    );
+}

@@ -127,22 +127,32 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
         },
     });
 
-    // 3. The tenant role has no privilege on the queue's table.
+    // 3. The tenant role has no privilege on any table of the queue's
+    //    schema: jobs, rate limits, pauses, API tokens hold every
+    //    organization's rows without row-level security (the tenant reaches
+    //    its own jobs only through the reviewed org_* functions).
     let row = conn
         .query_one(
-            "SELECT pg_catalog.has_table_privilege($1, 'orgjobs.jobs', 'SELECT, INSERT, UPDATE, DELETE')",
+            "SELECT coalesce(array_agg(c.relname::text ORDER BY c.relname), '{}')
+             FROM pg_catalog.pg_class c
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = 'orgjobs' AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+               AND pg_catalog.has_table_privilege($1, c.oid, 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE')",
             &[&tenant],
         )
         .await
         .map_err(|e| DbError::query("checking queue privileges", e))?;
-    let can_touch: bool = row.get(0);
+    let open: Vec<String> = row.get(0);
     checks.push(Check::new(
         "queue closed to tenants",
-        !can_touch,
-        if can_touch {
-            format!("{tenant} has privileges on orgjobs.jobs")
+        open.is_empty(),
+        if open.is_empty() {
+            format!("{tenant} has no privilege on any table of the orgjobs schema")
         } else {
-            format!("{tenant} has no privilege on orgjobs.jobs")
+            format!(
+                "{tenant} has privileges on orgjobs.{}",
+                open.join(", orgjobs.")
+            )
         },
     ));
 
