@@ -81,19 +81,21 @@ PY
 # (with the server stopped: its connections count against max_connections).
 kill $SERVER 2>/dev/null || true
 wait $SERVER 2>/dev/null || true
-SQL_DETAIL=$(grep -v '^--' crates/orgjobs-api/sql/ticket_detail.sql | sed "s/\$1/'$TICKET'/")
+# Values go in as pgbench variables, which -M prepared sends as bound
+# parameters, as the server does.
+SQL_DETAIL=$(grep -v '^--' crates/orgjobs-api/sql/ticket_detail.sql | sed 's/\$1/:ticket/' | tr '\n' ' ')
 cat > "$OUT/get.pgbench" <<EOF
-SELECT organization_id, role, secret_sha256 FROM orgjobs.api_token('$TOKEN_ID');
+SELECT organization_id, role, secret_sha256 FROM orgjobs.api_token(:token_id);
 BEGIN;
-SELECT pg_catalog.set_config('role', 'orgjobs_tenant', true), pg_catalog.set_config('app.current_org', '$ORG', true);
-$(echo "$SQL_DETAIL" | tr '\n' ' ');
+SELECT pg_catalog.set_config('role', 'orgjobs_tenant', true), pg_catalog.set_config('app.current_org', :org, true);
+$SQL_DETAIL;
 COMMIT;
 EOF
 {
   echo "connections,pgbench_tps"
   for c in 1 16 64; do
     tps=$(pgbench -h "$PGHOST" -p "$PGPORT" -U orgjobs_worker -n -M prepared -c $c -j $(( c < 2 ? 1 : 2 )) -T "$SECS" \
-            -f "$OUT/get.pgbench" "$DB" 2>"$OUT/pgbench-$c.err" | awk '/^tps/ {print int($3)}' | head -1)
+            -D token_id="$TOKEN_ID" -D org="$ORG" -D ticket="$TICKET" -f "$OUT/get.pgbench" "$DB" 2>"$OUT/pgbench-$c.err" | awk '/^tps/ {print int($3)}' | head -1)
     [ -n "$tps" ] || { echo "pgbench with $c clients failed: $(cat "$OUT/pgbench-$c.err")" >&2; exit 1; }
     echo "$c,$tps"
   done
