@@ -375,19 +375,14 @@ pub async fn list_organizations(
         state.session(),
     )
     .await?;
-    let rows = s
-        .query(
-            "SELECT id, name, active FROM public.organizations ORDER BY name, id",
-            &[],
-        )
-        .await?;
+    let orgs = orgjobs_helpdesk::list_organizations(&s).await?;
     drop(s.rollback().await?);
     Ok(Json(
-        rows.iter()
-            .map(|r| Organization {
-                id: r.get(0),
-                name: r.get(1),
-                active: r.get(2),
+        orgs.into_iter()
+            .map(|o| Organization {
+                id: o.id,
+                name: o.name,
+                active: o.active,
             })
             .collect(),
     ))

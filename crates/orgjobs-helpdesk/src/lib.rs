@@ -28,8 +28,9 @@ pub use fanout::MetricsSnapshotAll;
 pub use fields::{Priority, Status, UnknownValue};
 pub use kb::{KbSuggest, RagIndex};
 pub use organizations::{
-    DEFAULT_SLA_TARGETS, NewTicket, SlaPolicy, create_organization, default_sla_policies,
-    insert_agent, insert_ticket, merge_settings, set_sla_policies,
+    DEFAULT_SLA_TARGETS, NewTicket, OrganizationSummary, SlaPolicy, create_organization,
+    default_sla_policies, insert_agent, insert_ticket, list_organizations, merge_settings,
+    set_sla_policies,
 };
 pub use reply::SmartReply;
 pub use sla::SlaPredict;

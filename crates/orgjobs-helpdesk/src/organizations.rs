@@ -146,3 +146,35 @@ pub async fn merge_settings(tx: &TenantTx, settings: &serde_json::Value) -> Resu
     .await?;
     Ok(())
 }
+
+/// An organization as operators list it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct OrganizationSummary {
+    /// Its id.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// Whether it is active (inactive ones get no periodic snapshots).
+    pub active: bool,
+}
+
+/// Every organization, by name, read through the global role's one policy
+/// on organizations.
+pub async fn list_organizations(
+    tx: &orgjobs_queue::GlobalTx,
+) -> Result<Vec<OrganizationSummary>, TxError> {
+    let rows = tx
+        .query(
+            "SELECT id, name, active FROM public.organizations ORDER BY name, id",
+            &[],
+        )
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|r| OrganizationSummary {
+            id: r.get(0),
+            name: r.get(1),
+            active: r.get(2),
+        })
+        .collect())
+}

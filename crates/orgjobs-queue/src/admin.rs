@@ -145,7 +145,9 @@ fn summary(r: &tokio_postgres::Row) -> JobSummary {
     }
 }
 
-fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
+/// Wraps a query error with what was being done (shared by the operator
+/// modules: admin, rate limits, pauses).
+pub(crate) fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
     move |e| AdminError::Db(DbError::query(what, e))
 }
 

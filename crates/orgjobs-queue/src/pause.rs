@@ -8,8 +8,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::admin::AdminError;
-use crate::error::DbError;
+use crate::admin::{AdminError, db};
 use crate::rate_limit::check_known_kind;
 
 /// A pause in force.
@@ -25,10 +24,6 @@ pub struct Pause {
     pub paused_by: String,
     /// Since when.
     pub paused_at: DateTime<Utc>,
-}
-
-fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
-    move |e| AdminError::Db(DbError::query(what, e))
 }
 
 /// Pauses `organization_id` (all its kinds), `kind` (in every

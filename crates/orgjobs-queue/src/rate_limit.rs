@@ -10,8 +10,7 @@ use tokio_postgres::Client;
 use tokio_postgres::types::Type;
 use uuid::Uuid;
 
-use crate::admin::AdminError;
-use crate::error::DbError;
+use crate::admin::{AdminError, db};
 
 /// At most `starts` job starts per `period` for one organization (for one
 /// kind, or for all its kinds), with bursts of up to `burst` starts: a token
@@ -76,10 +75,6 @@ impl RateLimit {
         }
         Ok(())
     }
-}
-
-fn db(what: &'static str) -> impl Fn(tokio_postgres::Error) -> AdminError {
-    move |e| AdminError::Db(DbError::query(what, e))
 }
 
 /// Refuses a kind no worker has registered, listing those registered.

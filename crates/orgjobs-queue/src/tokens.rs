@@ -19,7 +19,7 @@ use tokio_postgres::types::Type;
 use tokio_postgres::{Client, GenericClient};
 use uuid::Uuid;
 
-use crate::admin::AdminError;
+use crate::admin::{AdminError, db};
 use crate::error::DbError;
 
 /// What a token may do.
@@ -197,7 +197,7 @@ pub async fn create_token(
             ],
         )
         .await
-        .map_err(|e| AdminError::Db(DbError::query("creating the token", e)))?;
+        .map_err(db("creating the token"))?;
     Ok(NewToken {
         id,
         token: format!("{PREFIX}{}_{}", id.simple(), hex(&secret)),
@@ -218,7 +218,7 @@ pub async fn list_tokens(
             &[(&organization_id, Type::UUID)],
         )
         .await
-        .map_err(|e| AdminError::Db(DbError::query("listing tokens", e)))?;
+        .map_err(db("listing tokens"))?;
     Ok(rows
         .iter()
         .map(|r| TokenInfo {
@@ -243,7 +243,7 @@ pub async fn revoke_token(client: &Client, id: Uuid) -> Result<bool, AdminError>
             &[(&id, Type::UUID)],
         )
         .await
-        .map_err(|e| AdminError::Db(DbError::query("revoking the token", e)))?;
+        .map_err(db("revoking the token"))?;
     Ok(!rows.is_empty())
 }
 

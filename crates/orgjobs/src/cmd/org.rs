@@ -6,7 +6,9 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Subcommand;
-use orgjobs_helpdesk::{create_organization, default_sla_policies, set_sla_policies};
+use orgjobs_helpdesk::{
+    create_organization, default_sla_policies, list_organizations, set_sla_policies,
+};
 use orgjobs_queue::{DbUrl, GlobalRole, GlobalTx, SessionConfig, TenantTx};
 use uuid::Uuid;
 
@@ -67,18 +69,14 @@ pub async fn cmd_org_list(url: &str) -> anyhow::Result<ExitCode> {
     let pool = DbUrl::parse(url)?.pool(1).await?;
     let conn = pool.get().await.context("connecting to the database")?;
     let s = GlobalTx::begin(conn, GlobalRole::Global, &SessionConfig::default()).await?;
-    let rows = s
-        .query(
-            "SELECT id, active, name FROM public.organizations ORDER BY name, id",
-            &[],
-        )
-        .await?;
+    let orgs = list_organizations(&s).await?;
     drop(s.rollback().await?);
-    for r in rows {
-        let (id, active, name): (Uuid, bool, String) = (r.get(0), r.get(1), r.get(2));
+    for o in orgs {
         println!(
-            "{id}  {}  {name}",
-            if active { "active  " } else { "inactive" }
+            "{}  {}  {}",
+            o.id,
+            if o.active { "active  " } else { "inactive" },
+            o.name
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -9,9 +9,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Args;
 use orgjobs_api::{ApiState, TokenRate};
-use orgjobs_queue::{DbUrl, Metrics, PoolOptions, SessionConfig, StatementMode, check_tenancy};
+use orgjobs_queue::{DbUrl, Metrics, PoolOptions, check_tenancy};
 
-use super::worker::shutdown_signal;
+use super::worker::{session_config, shutdown_signal};
 
 /// `orgjobs serve` arguments.
 #[derive(Debug, Args)]
@@ -67,15 +67,7 @@ pub async fn run(url: &str, args: &ServeArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("startup check")?;
     }
-    let session = SessionConfig {
-        tenant_role: args.tenant_role.clone(),
-        statements: if args.transaction_pooling {
-            StatementMode::Unnamed
-        } else {
-            StatementMode::Cached
-        },
-        ..SessionConfig::default()
-    };
+    let session = session_config(&args.tenant_role, args.transaction_pooling);
     let rate = TokenRate {
         per_second: args.token_rate,
         burst: args.token_burst,

@@ -158,15 +158,7 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         fair_by_time: !args.fair_by_jobs,
         org_weights: args.org_weights.iter().copied().collect(),
         org_concurrency: args.org_concurrency,
-        session: SessionConfig {
-            tenant_role: args.tenant_role.clone(),
-            statements: if args.transaction_pooling {
-                StatementMode::Unnamed
-            } else {
-                StatementMode::Cached
-            },
-            ..SessionConfig::default()
-        },
+        session: session_config(&args.tenant_role, args.transaction_pooling),
         worker_id: default_worker_id(),
         cancel: db.cancel_route(),
         require_strict: args.require_strict,
@@ -198,6 +190,21 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(EXIT_LOST));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The tenant session settings of a process that runs tenant transactions
+/// (the worker, `orgjobs serve`): behind a transaction-pooling PgBouncer,
+/// statements go unnamed.
+pub fn session_config(tenant_role: &str, transaction_pooling: bool) -> SessionConfig {
+    SessionConfig {
+        tenant_role: tenant_role.to_owned(),
+        statements: if transaction_pooling {
+            StatementMode::Unnamed
+        } else {
+            StatementMode::Cached
+        },
+        ..SessionConfig::default()
+    }
 }
 
 /// Exit status of `orgjobs worker --drain` when job attempts were lost.
