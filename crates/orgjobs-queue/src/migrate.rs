@@ -61,6 +61,10 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
         name: "orgjobs/0008_pauses",
         sql: include_str!("../migrations/0008_pauses.sql"),
     },
+    Migration {
+        name: "orgjobs/0009_dashboard",
+        sql: include_str!("../migrations/0009_dashboard.sql"),
+    },
 ];
 
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");

@@ -47,4 +47,5 @@ SET state        = 'running',
 -- By primary key whatever the planner thinks grant_starts returns.
 WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
-          (SELECT count(*) FROM picked) AS picked
+          (SELECT count(*) FROM picked) AS picked,
+          extract(epoch FROM j.attempted_at - j.run_at)::float8 AS waited

@@ -49,6 +49,8 @@ pub(crate) struct ClaimedJob {
     pub(crate) charged: f64,
     /// When it was claimed.
     pub(crate) claimed_at: std::time::Instant,
+    /// Seconds from when it could run (`run_at`) to its claim.
+    pub(crate) waited_secs: f64,
     /// Whether its handler time has been counted in its organization's
     /// share (once: when the handler returns, or when the job ends).
     pub(crate) accounted: AtomicBool,
@@ -266,6 +268,7 @@ fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
             charged: 0.0,
             claimed_at: std::time::Instant::now(),
             accounted: AtomicBool::new(false),
+            waited_secs: r.get::<_, Option<f64>>(8).unwrap_or(0.0),
         },
     )
 }

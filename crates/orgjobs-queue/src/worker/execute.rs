@@ -70,6 +70,8 @@ pub(super) fn account(ctx: &Ctx, job: &ClaimedJob, took: Duration) {
 pub(super) fn job_finished(ctx: &Ctx, job: &ClaimedJob, outcome: Outcome, elapsed: Duration) {
     ctx.finished(job.id);
     account(ctx, job, elapsed);
+    ctx.reports
+        .ended(job.org, &job.kind, outcome, elapsed, job.waited_secs);
     let kind_label = if ctx.registry.entry(&job.kind).is_some() {
         job.kind.as_str()
     } else {

@@ -26,6 +26,7 @@ mod config;
 mod execute;
 mod lease;
 mod listen;
+mod report;
 mod share;
 mod slots;
 
@@ -56,6 +57,7 @@ use crate::metrics::Metrics;
 use crate::registry::{OrgBatch, Registry};
 use claim::{ClaimedJob, Claimer, FairCursor};
 use completer::Completer;
+use report::Reports;
 use share::WorkerTime;
 use slots::Slots;
 
@@ -80,6 +82,8 @@ pub(crate) struct Ctx {
     pub(crate) share: WorkerTime,
     /// Batches completions of jobs that never opened a transaction.
     pub(crate) completer: Completer,
+    /// Presence and history, written every few seconds.
+    pub(crate) reports: Reports,
     leases: Leases,
     /// Whether claims and lease renewals reach the database.
     health: Health,
@@ -154,6 +158,7 @@ impl Worker {
                 share,
                 claimer,
                 health: Health::new(),
+                reports: Reports::new(),
                 tenant_relnames: std::sync::OnceLock::new(),
             }),
             listen: None,
@@ -186,6 +191,7 @@ impl Worker {
             .listen
             .map(|url| tokio::spawn(listen::listen_loop(url, wake.clone())));
         let heartbeat = tokio::spawn(heartbeat_loop(ctx.clone()));
+        let reporter = tokio::spawn(report_loop(ctx.clone()));
         let maintenance = Arc::new(Maintenance::new(
             ServiceDb {
                 pool: ctx.pool.clone(),
@@ -216,6 +222,8 @@ impl Worker {
         let _ = maintenance.leader.resign().await;
         release_unfinished(&ctx).await;
         heartbeat.abort();
+        reporter.abort();
+        report_stopped(&ctx).await;
         info!(
             event = "worker_stopped",
             completed = summary.completed,
@@ -460,6 +468,42 @@ async fn release_unfinished(ctx: &Ctx) {
         Err(e) => {
             warn!(event = "release_failed", error = %e, "the jobs run again when their lease expires")
         }
+    }
+}
+
+/// Reports the worker's presence and history every few seconds, from its
+/// start (failures are logged; the tallies wait for the next report).
+async fn report_loop(ctx: Arc<Ctx>) {
+    loop {
+        if let Err(e) = report_once(&ctx).await {
+            warn!(event = "report_failed", error = %e);
+        }
+        tokio::time::sleep(report::REPORT_EVERY).await;
+    }
+}
+
+async fn report_once(ctx: &Ctx) -> Result<(), crate::error::DbError> {
+    let conn = checkout(&ctx.pool, "reporting the worker").await?;
+    ctx.reports
+        .report(
+            &conn,
+            &ctx.config.worker_id,
+            ctx.config.concurrency,
+            &ctx.registry.kind_list(),
+        )
+        .await
+}
+
+/// The last report of a worker that stops, and its stop.
+async fn report_stopped(ctx: &Ctx) {
+    let result = async {
+        report_once(ctx).await?;
+        let conn = checkout(&ctx.pool, "reporting the worker").await?;
+        Reports::stopped(&conn, &ctx.config.worker_id).await
+    }
+    .await;
+    if let Err(e) = result {
+        warn!(event = "report_failed", error = %e);
     }
 }
 
