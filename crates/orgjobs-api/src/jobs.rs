@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
+use orgjobs_queue::TenantTx;
+
 use crate::auth::OrgAuth;
 use crate::problem::{ApiError, ApiPath, ApiQuery, Problem};
 use crate::state::ApiState;
@@ -16,38 +18,38 @@ use crate::state::ApiState;
 /// A job as listed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobSummary {
-    id: i64,
-    kind: String,
-    state: String,
-    attempt: i32,
-    max_attempts: i32,
-    priority: i16,
-    run_at: DateTime<Utc>,
-    created_at: DateTime<Utc>,
-    attempted_at: Option<DateTime<Utc>>,
-    finalized_at: Option<DateTime<Utc>>,
-    last_error: Option<String>,
+    pub(crate) id: i64,
+    pub(crate) kind: String,
+    pub(crate) state: String,
+    pub(crate) attempt: i32,
+    pub(crate) max_attempts: i32,
+    pub(crate) priority: i16,
+    pub(crate) run_at: DateTime<Utc>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) attempted_at: Option<DateTime<Utc>>,
+    pub(crate) finalized_at: Option<DateTime<Utc>>,
+    pub(crate) last_error: Option<String>,
 }
 
 /// A page of jobs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobPage {
-    jobs: Vec<JobSummary>,
+    pub(crate) jobs: Vec<JobSummary>,
     /// Pass as `before` for the next page; absent on the last.
-    next: Option<i64>,
+    pub(crate) next: Option<i64>,
 }
 
 /// A job with its payload and error history.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobDetail {
     #[serde(flatten)]
-    summary: JobSummary,
+    pub(crate) summary: JobSummary,
     #[schema(value_type = Object)]
-    payload: Value,
+    pub(crate) payload: Value,
     /// One object per failed attempt: attempt, at, worker, error.
     #[schema(value_type = Vec<Object>)]
-    errors: Value,
-    cancel_requested_at: Option<DateTime<Utc>>,
+    pub(crate) errors: Value,
+    pub(crate) cancel_requested_at: Option<DateTime<Utc>>,
 }
 
 /// What a retry or cancel did.
@@ -112,14 +114,27 @@ pub async fn list_jobs(
         )));
     }
     let tx = auth.begin(&state).await?;
+    let page = job_page(&tx, q.state.as_deref(), q.kind.as_deref(), q.before, limit).await?;
+    drop(tx.commit().await?);
+    Ok(Json(page))
+}
+
+/// A page of the transaction's organization's jobs, newest first, before
+/// job `before`.
+pub(crate) async fn job_page(
+    tx: &TenantTx,
+    state: Option<&str>,
+    kind: Option<&str>,
+    before: Option<i64>,
+    limit: i32,
+) -> Result<JobPage, ApiError> {
     // $1 state, $2 kind, $3 keyset, $4 one more than the page.
     let rows = tx
         .query(
             "SELECT * FROM orgjobs.org_jobs($1, $2, $3, $4)",
-            &[&q.state, &q.kind, &q.before, &(limit + 1)],
+            &[&state, &kind, &before, &(limit + 1)],
         )
         .await?;
-    drop(tx.commit().await?);
     let more = rows.len() > usize::try_from(limit).unwrap_or(50);
     let jobs: Vec<JobSummary> = rows
         .iter()
@@ -131,7 +146,7 @@ pub async fn list_jobs(
     } else {
         None
     };
-    Ok(Json(JobPage { jobs, next }))
+    Ok(JobPage { jobs, next })
 }
 
 fn not_found(id: i64) -> ApiError {
@@ -147,13 +162,19 @@ pub async fn get_job(
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Json<JobDetail>, ApiError> {
     let tx = auth.begin(&state).await?;
+    let job = job_detail(&tx, id).await?;
+    drop(tx.commit().await?);
+    job.map(Json).ok_or_else(|| not_found(id))
+}
+
+/// One of the transaction's organization's jobs, if it has one with this
+/// id.
+pub(crate) async fn job_detail(tx: &TenantTx, id: i64) -> Result<Option<JobDetail>, ApiError> {
     // $1 the job, in this organization only.
     let row = tx
         .query_opt("SELECT * FROM orgjobs.org_job($1)", &[&id])
         .await?;
-    drop(tx.commit().await?);
-    let r = row.ok_or_else(|| not_found(id))?;
-    Ok(Json(JobDetail {
+    Ok(row.map(|r| JobDetail {
         summary: summary(&r),
         payload: r.get(11),
         errors: r.get(12),

@@ -12,6 +12,7 @@
 //! [`TenantTx`]: orgjobs_queue::TenantTx
 
 mod auth;
+mod dashboard;
 mod import;
 mod jobs;
 mod kb;
@@ -116,6 +117,7 @@ pub fn app(state: ApiState) -> Router {
     let (routes, doc) = api_routes();
     let doc = doc.to_json().unwrap_or_else(|_| "{}".into());
     routes
+        .merge(dashboard::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             metrics::track,

@@ -48,7 +48,7 @@ impl FromRequestParts<ApiState> for OperatorAuth {
     }
 }
 
-fn admin(e: AdminError) -> ApiError {
+pub(crate) fn admin(e: AdminError) -> ApiError {
     match e {
         AdminError::NotFound(id) => ApiError::NotFound(format!("no job with id {id}")),
         AdminError::WrongState { .. } | AdminError::UniqueKeyTaken { .. } => {
@@ -196,6 +196,7 @@ impl BulkFilter {
             state: self.state,
             since: self.since,
             until: self.until,
+            ..JobFilter::default()
         }
     }
 }

@@ -9,6 +9,8 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
+use orgjobs_queue::TenantTx;
+
 use crate::auth::OrgAuth;
 use crate::problem::{ApiError, ApiQuery, Problem};
 use crate::state::ApiState;
@@ -43,6 +45,14 @@ pub async fn list_snapshots(
 ) -> Result<Json<Vec<Value>>, ApiError> {
     let n = limit(&l, 48, 500)?;
     let tx = auth.begin(&state).await?;
+    let rows = snapshots(&tx, n).await?;
+    drop(tx.commit().await?);
+    Ok(Json(rows))
+}
+
+/// The `n` newest snapshots of the transaction's organization, newest
+/// first.
+pub(crate) async fn snapshots(tx: &TenantTx, n: i64) -> Result<Vec<Value>, ApiError> {
     // $1 how many.
     let rows = tx
         .query(
@@ -51,22 +61,21 @@ pub async fn list_snapshots(
             &[&n],
         )
         .await?;
-    drop(tx.commit().await?);
-    Ok(Json(rows.iter().map(|r| r.get(0)).collect()))
+    Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// An open ticket predicted to breach (or breaching) its SLA.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AtRisk {
-    id: Uuid,
-    subject: String,
-    status: String,
-    priority: String,
-    created_at: DateTime<Utc>,
-    risk_level: String,
-    breach_probability: f64,
-    predicted_first_response_at: DateTime<Utc>,
-    predicted_resolution_at: DateTime<Utc>,
+    pub(crate) id: Uuid,
+    pub(crate) subject: String,
+    pub(crate) status: String,
+    pub(crate) priority: String,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) risk_level: String,
+    pub(crate) breach_probability: f64,
+    pub(crate) predicted_first_response_at: DateTime<Utc>,
+    pub(crate) predicted_resolution_at: DateTime<Utc>,
 }
 
 /// Open tickets at risk, most likely to breach first.
@@ -79,6 +88,14 @@ pub async fn at_risk(
 ) -> Result<Json<Vec<AtRisk>>, ApiError> {
     let n = limit(&l, 50, 500)?;
     let tx = auth.begin(&state).await?;
+    let rows = at_risk_rows(&tx, n).await?;
+    drop(tx.commit().await?);
+    Ok(Json(rows))
+}
+
+/// The transaction's organization's open tickets at risk, most likely to
+/// breach first, at most `n`.
+pub(crate) async fn at_risk_rows(tx: &TenantTx, n: i64) -> Result<Vec<AtRisk>, ApiError> {
     // $1 how many.
     let rows = tx
         .query(
@@ -92,20 +109,18 @@ pub async fn at_risk(
             &[&n],
         )
         .await?;
-    drop(tx.commit().await?);
-    Ok(Json(
-        rows.iter()
-            .map(|r| AtRisk {
-                id: r.get(0),
-                subject: r.get(1),
-                status: r.get(2),
-                priority: r.get(3),
-                created_at: r.get(4),
-                risk_level: r.get(5),
-                breach_probability: r.get(6),
-                predicted_first_response_at: r.get(7),
-                predicted_resolution_at: r.get(8),
-            })
-            .collect(),
-    ))
+    Ok(rows
+        .iter()
+        .map(|r| AtRisk {
+            id: r.get(0),
+            subject: r.get(1),
+            status: r.get(2),
+            priority: r.get(3),
+            created_at: r.get(4),
+            risk_level: r.get(5),
+            breach_probability: r.get(6),
+            predicted_first_response_at: r.get(7),
+            predicted_resolution_at: r.get(8),
+        })
+        .collect())
 }

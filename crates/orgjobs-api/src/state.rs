@@ -25,6 +25,7 @@ struct Inner {
     http: HttpMetrics,
     limiter: DefaultKeyedRateLimiter<Uuid>,
     uses: Mutex<HashMap<Uuid, DateTime<Utc>>>,
+    secure_cookies: bool,
 }
 
 impl ApiState {
@@ -40,7 +41,23 @@ impl ApiState {
             http,
             limiter: limiter(rate),
             uses: Mutex::new(HashMap::new()),
+            secure_cookies: false,
         }))
+    }
+
+    /// Marks the dashboard's cookies `Secure` (and names the session cookie
+    /// `__Host-orgjobs_session`): set it when browsers reach the server over
+    /// TLS (a proxy in front of it), never on plain HTTP, where browsers
+    /// would drop the cookie. Call it before cloning the state.
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.0) {
+            inner.secure_cookies = secure;
+        }
+        self
+    }
+
+    pub(crate) fn secure_cookies(&self) -> bool {
+        self.0.secure_cookies
     }
 
     pub(crate) fn pool(&self) -> &Pool {

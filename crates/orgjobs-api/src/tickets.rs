@@ -31,72 +31,76 @@ const MAX_EXTERNAL_ID: usize = 200;
 /// A ticket as listed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketSummary {
-    id: Uuid,
-    subject: String,
-    status: String,
-    priority: String,
-    category: Option<String>,
-    requester_email: Option<String>,
-    external_id: Option<String>,
-    created_at: DateTime<Utc>,
+    pub(crate) id: Uuid,
+    pub(crate) subject: String,
+    pub(crate) status: String,
+    pub(crate) priority: String,
+    pub(crate) category: Option<String>,
+    pub(crate) requester_email: Option<String>,
+    pub(crate) external_id: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
     /// The SLA prediction's risk level, once predicted.
-    risk_level: Option<String>,
+    pub(crate) risk_level: Option<String>,
+    /// The triage's confidence, once triaged.
+    pub(crate) triage_confidence: Option<f64>,
+    /// The model that triaged it.
+    pub(crate) triage_model: Option<String>,
 }
 
 /// A page of tickets, newest first.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketPage {
-    tickets: Vec<TicketSummary>,
+    pub(crate) tickets: Vec<TicketSummary>,
     /// Pass as `after` for the next page; absent on the last.
-    next: Option<String>,
+    pub(crate) next: Option<String>,
 }
 
 /// A ticket with what its jobs found.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TicketDetail {
-    id: Uuid,
-    subject: String,
-    body: String,
-    status: String,
-    priority: String,
-    category: Option<String>,
-    requester_email: Option<String>,
-    external_id: Option<String>,
-    created_at: DateTime<Utc>,
-    first_response_at: Option<DateTime<Utc>>,
-    resolved_at: Option<DateTime<Utc>>,
+    pub(crate) id: Uuid,
+    pub(crate) subject: String,
+    pub(crate) body: String,
+    pub(crate) status: String,
+    pub(crate) priority: String,
+    pub(crate) category: Option<String>,
+    pub(crate) requester_email: Option<String>,
+    pub(crate) external_id: Option<String>,
+    pub(crate) created_at: DateTime<Utc>,
+    pub(crate) first_response_at: Option<DateTime<Utc>>,
+    pub(crate) resolved_at: Option<DateTime<Utc>>,
     /// TRIAGE_TICKET's result.
-    triage: Option<Triage>,
+    pub(crate) triage: Option<Triage>,
     /// KB_SUGGEST's articles.
     #[schema(value_type = Option<Object>)]
-    suggestions: Option<Value>,
+    pub(crate) suggestions: Option<Value>,
     /// SLA_PREDICT's prediction.
-    sla: Option<SlaPrediction>,
+    pub(crate) sla: Option<SlaPrediction>,
     /// SMART_REPLY's latest draft.
     #[schema(value_type = Option<Object>)]
-    reply_draft: Option<Value>,
+    pub(crate) reply_draft: Option<Value>,
 }
 
 /// A ticket's triage.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Triage {
-    category: Option<String>,
-    priority: String,
-    confidence: f64,
-    model: String,
+    pub(crate) category: Option<String>,
+    pub(crate) priority: String,
+    pub(crate) confidence: f64,
+    pub(crate) model: String,
     #[schema(value_type = Object)]
-    details: Value,
-    created_at: DateTime<Utc>,
+    pub(crate) details: Value,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// A ticket's SLA prediction.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SlaPrediction {
-    predicted_first_response_at: DateTime<Utc>,
-    predicted_resolution_at: DateTime<Utc>,
-    breach_probability: f64,
-    risk_level: String,
-    created_at: DateTime<Utc>,
+    pub(crate) predicted_first_response_at: DateTime<Utc>,
+    pub(crate) predicted_resolution_at: DateTime<Utc>,
+    pub(crate) breach_probability: f64,
+    pub(crate) risk_level: String,
+    pub(crate) created_at: DateTime<Utc>,
 }
 
 /// Filters and page of `GET /api/tickets`.
@@ -174,7 +178,7 @@ pub(crate) fn no_nul(field: &str, value: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn parse_enum<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, ApiError>
+pub(crate) fn parse_enum<T: std::str::FromStr>(value: Option<&str>) -> Result<Option<T>, ApiError>
 where
     T::Err: std::fmt::Display,
 {
@@ -189,7 +193,7 @@ where
 const RISK_LEVELS: [&str; 4] = ["ok", "at_risk_75", "at_risk_90", "breached"];
 
 /// The cursor: the last ticket's creation time and id.
-fn parse_cursor(after: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
+pub(crate) fn parse_cursor(after: &str) -> Result<(DateTime<Utc>, Uuid), ApiError> {
     let bad = || {
         ApiError::BadRequest(format!(
             "after {after:?} is not a cursor: pass the `next` of the previous page"
@@ -226,17 +230,52 @@ pub async fn list_tickets(
         )));
     }
     let cursor = q.after.as_deref().map(parse_cursor).transpose()?;
-    let (after_t, after_id) = (cursor.map(|c| c.0), cursor.map(|c| c.1));
     let tx = auth.begin(&state).await?;
+    let page = ticket_page(
+        &tx,
+        &TicketFilter {
+            status,
+            priority,
+            category: q.category,
+            risk: q.risk,
+        },
+        cursor,
+        limit,
+    )
+    .await?;
+    drop(tx.commit().await?);
+    Ok(Json(page))
+}
+
+/// Which tickets a listing shows.
+#[derive(Debug, Default)]
+pub(crate) struct TicketFilter {
+    pub(crate) status: Option<Status>,
+    pub(crate) priority: Option<Priority>,
+    pub(crate) category: Option<String>,
+    pub(crate) risk: Option<String>,
+}
+
+/// A page of the organization's tickets (in `tx`), newest first, after
+/// `cursor`.
+pub(crate) async fn ticket_page(
+    tx: &TenantTx,
+    f: &TicketFilter,
+    cursor: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> Result<TicketPage, ApiError> {
+    let (after_t, after_id) = (cursor.map(|c| c.0), cursor.map(|c| c.1));
     // $1 organization (RLS limits to it anyway; named for the index),
     // $2..$5 filters, $6/$7 the cursor, $8 one more than the page.
     let rows = tx
         .query(
             "SELECT t.id, t.subject, t.status, t.priority, t.category, t.requester_email,
-                    t.external_id, t.created_at, p.risk_level
+                    t.external_id, t.created_at, p.risk_level, tr.confidence, tr.model
              FROM public.tickets t
              LEFT JOIN public.sla_predictions p
                ON p.organization_id = t.organization_id AND p.ticket_id = t.id
+             LEFT JOIN public.ticket_ai_triage tr
+               ON tr.organization_id = t.organization_id AND tr.ticket_id = t.id
              WHERE t.organization_id = $1
                AND ($2::text IS NULL OR t.status = $2)
                AND ($3::text IS NULL OR t.priority = $3)
@@ -247,17 +286,16 @@ pub async fn list_tickets(
              LIMIT $8",
             &[
                 &tx.org_id(),
-                &status.map(Status::as_str),
-                &priority.map(Priority::as_str),
-                &q.category,
-                &q.risk,
+                &f.status.map(Status::as_str),
+                &f.priority.map(Priority::as_str),
+                &f.category,
+                &f.risk,
                 &after_t,
                 &after_id,
                 &(limit + 1),
             ],
         )
         .await?;
-    drop(tx.commit().await?);
     let more = rows.len() as i64 > limit;
     let tickets: Vec<TicketSummary> = rows
         .iter()
@@ -272,6 +310,8 @@ pub async fn list_tickets(
             external_id: r.get(6),
             created_at: r.get(7),
             risk_level: r.get(8),
+            triage_confidence: r.get(9),
+            triage_model: r.get(10),
         })
         .collect();
     let next = if more {
@@ -281,10 +321,10 @@ pub async fn list_tickets(
     } else {
         None
     };
-    Ok(Json(TicketPage { tickets, next }))
+    Ok(TicketPage { tickets, next })
 }
 
-async fn load_detail(tx: &TenantTx, id: Uuid) -> Result<Option<TicketDetail>, ApiError> {
+pub(crate) async fn load_detail(tx: &TenantTx, id: Uuid) -> Result<Option<TicketDetail>, ApiError> {
     // $1 the ticket, in this transaction's organization only (RLS).
     let Some(t) = tx.query_opt(TICKET_DETAIL_SQL, &[&id]).await? else {
         return Ok(None);

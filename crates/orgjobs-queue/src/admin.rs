@@ -63,6 +63,11 @@ pub struct JobFilter {
     pub since: Option<DateTime<Utc>>,
     /// Before this time.
     pub until: Option<DateTime<Utc>>,
+    /// Only jobs whose last error's first line (cut to 200 characters) is
+    /// this: one group of the dashboard's dead letters.
+    pub error: Option<String>,
+    /// Listings: only jobs with a smaller id (the next page).
+    pub before_id: Option<i64>,
 }
 
 impl JobFilter {
@@ -167,6 +172,8 @@ pub async fn list_jobs(
            AND ($3::text IS NULL OR state = $3)
            AND ($4::timestamptz IS NULL OR created_at >= $4)
            AND ($5::timestamptz IS NULL OR created_at < $5)
+           AND ($7::text IS NULL OR {ERROR_GROUP} = $7)
+           AND ($8::int8 IS NULL OR id < $8)
          ORDER BY id DESC LIMIT $6"
     );
     let rows = client
@@ -179,12 +186,18 @@ pub async fn list_jobs(
                 (&filter.since, Type::TIMESTAMPTZ),
                 (&filter.until, Type::TIMESTAMPTZ),
                 (&limit, Type::INT8),
+                (&filter.error, Type::TEXT),
+                (&filter.before_id, Type::INT8),
             ],
         )
         .await
         .map_err(db("listing jobs"))?;
     Ok(rows.iter().map(summary).collect())
 }
+
+/// A job's error group: the first line of its last error, cut to 200
+/// characters (SQL over a row of `orgjobs.jobs`).
+pub(crate) const ERROR_GROUP: &str = "left(split_part(coalesce(last_error, ''), E'\\n', 1), 200)";
 
 /// One job with its error history.
 pub async fn show_job(client: &Client, id: i64) -> Result<JobDetail, AdminError> {
@@ -274,39 +287,108 @@ pub async fn retry_job(client: &Client, id: i64) -> Result<(), AdminError> {
     })
 }
 
+/// The discarded jobs a bulk retry takes. $1 organization, $2 kind,
+/// $3/$4 discarding window, $5 error group (jobs_failed_idx serves it).
+const DISCARDED_MATCH: &str = "state = 'discarded'
+    AND ($1::uuid IS NULL OR organization_id = $1)
+    AND ($2::text IS NULL OR kind = $2)
+    AND ($3::timestamptz IS NULL OR finalized_at >= $3)
+    AND ($4::timestamptz IS NULL OR finalized_at < $4)
+    AND ($5::text IS NULL OR left(split_part(coalesce(last_error, ''), E'\\n', 1), 200) = $5)";
+
+/// The waiting jobs a bulk cancel takes. $1 organization, $2 kind,
+/// $3/$4 creation window, $5 error group, $6 state.
+const WAITING_MATCH: &str = concat!(
+    "state IN ",
+    waiting_states_sql!(),
+    " AND ($1::uuid IS NULL OR organization_id = $1)
+    AND ($2::text IS NULL OR kind = $2)
+    AND ($3::timestamptz IS NULL OR created_at >= $3)
+    AND ($4::timestamptz IS NULL OR created_at < $4)
+    AND ($5::text IS NULL OR left(split_part(coalesce(last_error, ''), E'\\n', 1), 200) = $5)
+    AND ($6::text IS NULL OR state = $6)"
+);
+
+type Param<'a> = (&'a (dyn tokio_postgres::types::ToSql + Sync), Type);
+
+fn bulk_params(filter: &JobFilter) -> [Param<'_>; 6] {
+    [
+        (&filter.organization_id, Type::UUID),
+        (&filter.kind, Type::TEXT),
+        (&filter.since, Type::TIMESTAMPTZ),
+        (&filter.until, Type::TIMESTAMPTZ),
+        (&filter.error, Type::TEXT),
+        (&filter.state, Type::TEXT),
+    ]
+}
+
+/// What a bulk action does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BulkAction {
+    /// [`retry_discarded`].
+    Retry,
+    /// [`cancel_waiting`].
+    Cancel,
+}
+
+/// How many jobs `action` would take with `filter` now (what the
+/// dashboard's confirmation shows; the action itself may take a few more
+/// or fewer if jobs change state in between).
+pub async fn count_matching(
+    client: &Client,
+    filter: &JobFilter,
+    action: BulkAction,
+) -> Result<u64, AdminError> {
+    check_bulk(filter, action)?;
+    let sql = match action {
+        BulkAction::Retry => format!("SELECT count(*) FROM orgjobs.jobs j WHERE {DISCARDED_MATCH}"),
+        BulkAction::Cancel => format!("SELECT count(*) FROM orgjobs.jobs WHERE {WAITING_MATCH}"),
+    };
+    let rows = client
+        .query_typed(&sql, &bulk_params(filter))
+        .await
+        .map_err(db("counting matching jobs"))?;
+    Ok(count(&rows))
+}
+
+fn check_bulk(filter: &JobFilter, action: BulkAction) -> Result<(), AdminError> {
+    filter.check()?;
+    match action {
+        BulkAction::Retry => {
+            if filter.state.as_deref().is_some_and(|s| s != "discarded") {
+                return Err(AdminError::InvalidFilter(
+                    "bulk retry applies to discarded jobs only".to_owned(),
+                ));
+            }
+        }
+        BulkAction::Cancel => {
+            if let Some(s) = &filter.state {
+                if !crate::states::WAITING_STATES.contains(&s.as_str()) {
+                    return Err(AdminError::InvalidFilter(format!(
+                        "bulk cancel applies to waiting jobs only ({}), not {s}",
+                        crate::states::WAITING_STATES.join(", ")
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Retries every discarded job matching `filter` (its time window applies
 /// to when the job was discarded). Returns how many were retried; jobs whose
 /// unique key another waiting job holds are left discarded.
 pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64, AdminError> {
-    filter.check()?;
-    if filter.state.as_deref().is_some_and(|s| s != "discarded") {
-        return Err(AdminError::InvalidFilter(
-            "bulk retry applies to discarded jobs only".to_owned(),
-        ));
-    }
-    // $1 organization, $2 kind, $3/$4 discarding window.
+    check_bulk(filter, BulkAction::Retry)?;
     let sql = format!(
         "WITH retried AS (
              UPDATE orgjobs.jobs j SET {RETRY_SET}
-             WHERE state = 'discarded'
-               AND ($1::uuid IS NULL OR organization_id = $1)
-               AND ($2::text IS NULL OR kind = $2)
-               AND ($3::timestamptz IS NULL OR finalized_at >= $3)
-               AND ($4::timestamptz IS NULL OR finalized_at < $4)
-               AND {NO_WAITING_TWIN}
+             WHERE {DISCARDED_MATCH} AND {NO_WAITING_TWIN}
              RETURNING 1)
          SELECT count(*) FROM retried"
     );
     let rows = client
-        .query_typed(
-            &sql,
-            &[
-                (&filter.organization_id, Type::UUID),
-                (&filter.kind, Type::TEXT),
-                (&filter.since, Type::TIMESTAMPTZ),
-                (&filter.until, Type::TIMESTAMPTZ),
-            ],
-        )
+        .query_typed(&sql, &bulk_params(filter))
         .await
         .map_err(db("retrying discarded jobs"))?;
     Ok(count(&rows))
@@ -317,39 +399,16 @@ pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64,
 /// jobs are left alone (cancel them one by one: their handlers decide).
 /// Returns how many were cancelled.
 pub async fn cancel_waiting(client: &Client, filter: &JobFilter) -> Result<u64, AdminError> {
-    filter.check()?;
-    if let Some(s) = &filter.state {
-        if !crate::states::WAITING_STATES.contains(&s.as_str()) {
-            return Err(AdminError::InvalidFilter(format!(
-                "bulk cancel applies to waiting jobs only ({}), not {s}",
-                crate::states::WAITING_STATES.join(", ")
-            )));
-        }
-    }
-    // $1 organization, $2 kind, $3 state, $4/$5 creation window.
+    check_bulk(filter, BulkAction::Cancel)?;
+    let sql = format!(
+        "WITH cancelled AS (
+             UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
+             WHERE {WAITING_MATCH}
+             RETURNING 1)
+         SELECT count(*) FROM cancelled"
+    );
     let rows = client
-        .query_typed(
-            concat!(
-                "WITH cancelled AS (
-                 UPDATE orgjobs.jobs SET state = 'cancelled', finalized_at = now()
-                 WHERE state IN ",
-                waiting_states_sql!(),
-                " AND ($1::uuid IS NULL OR organization_id = $1)
-                   AND ($2::text IS NULL OR kind = $2)
-                   AND ($3::text IS NULL OR state = $3)
-                   AND ($4::timestamptz IS NULL OR created_at >= $4)
-                   AND ($5::timestamptz IS NULL OR created_at < $5)
-                 RETURNING 1)
-             SELECT count(*) FROM cancelled"
-            ),
-            &[
-                (&filter.organization_id, Type::UUID),
-                (&filter.kind, Type::TEXT),
-                (&filter.state, Type::TEXT),
-                (&filter.since, Type::TIMESTAMPTZ),
-                (&filter.until, Type::TIMESTAMPTZ),
-            ],
-        )
+        .query_typed(&sql, &bulk_params(filter))
         .await
         .map_err(db("cancelling waiting jobs"))?;
     Ok(count(&rows))

@@ -21,6 +21,7 @@ mod enqueue;
 mod error;
 mod handler;
 mod health;
+mod insight;
 mod maintenance;
 mod metrics;
 mod migrate;
@@ -30,6 +31,7 @@ mod proof;
 mod rate_limit;
 mod registry;
 mod session;
+mod sessions;
 mod statements;
 mod states;
 mod strict;
@@ -38,9 +40,9 @@ mod tokens;
 mod worker;
 
 pub use admin::{
-    AdminError, CancelOutcome, JobDetail, JobFilter, JobSummary, OrgLoad, QueueStats, STATES,
-    cancel_job, cancel_waiting, list_jobs, org_load, queue_stats, retry_discarded, retry_job,
-    show_job,
+    AdminError, BulkAction, CancelOutcome, JobDetail, JobFilter, JobSummary, OrgLoad, QueueStats,
+    STATES, cancel_job, cancel_waiting, count_matching, list_jobs, org_load, queue_stats,
+    retry_discarded, retry_job, show_job,
 };
 pub use audit::{Holes, LeakyView, ProbingKey, UnreviewedDefiner, holes};
 pub use builtin::{Cleanup, CleanupPayload, MigrationJob, NoPayload, SystemMetrics};
@@ -56,6 +58,10 @@ pub use enqueue::{EnqueueError, MAX_PAYLOAD_BYTES, NewJob, enqueue, validate};
 pub use error::{DbError, PgErr};
 pub use handler::{GlobalHandler, JobError, RetryPolicy, Scope, TenantHandler};
 pub use health::{Health, HealthState};
+pub use insight::{
+    Count, DeadLetterGroup, EXACT_UP_TO, KindCounts, MinutePoint, OrgActivity, Overview,
+    WorkerInfo, dead_letters, history, kinds, org_activity, overview, workers,
+};
 pub use metrics::Metrics;
 pub use migrate::{
     MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,
@@ -72,6 +78,10 @@ pub use registry::{
 };
 pub use session::{
     GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx, TxError,
+};
+pub use sessions::{
+    Action, NewSession, Session, create_session, end_session, find_session, recent_actions,
+    record_action,
 };
 pub use statements::StatementMode;
 pub use states::{FINISHED_STATES, WAITING_STATES};

@@ -129,6 +129,7 @@ pub async fn run(url: &str, cmd: &JobsCommand) -> anyhow::Result<ExitCode> {
                 state: Some("discarded".into()),
                 since: *since,
                 until: *until,
+                ..JobFilter::default()
             };
             let n = retry_discarded(&client, &filter).await?;
             println!("{n} discarded jobs will run again now");

@@ -34,6 +34,11 @@ pub struct ServeArgs {
     /// Requests a token may send at once above its rate.
     #[arg(long, default_value_t = NonZeroU32::new(400).unwrap_or(NonZeroU32::MIN))]
     pub token_burst: NonZeroU32,
+    /// Mark the dashboard's cookies Secure: set it when browsers reach the
+    /// server over HTTPS (TLS ends at a proxy in front of it). Browsers drop
+    /// Secure cookies on plain HTTP, so leave it off there.
+    #[arg(long, env = "ORGJOBS_SECURE_COOKIES")]
+    pub secure_cookies: bool,
     /// Refuse to start unless strict tenant mode is on.
     #[arg(long, env = "ORGJOBS_REQUIRE_STRICT")]
     pub require_strict: bool,
@@ -72,10 +77,11 @@ pub async fn run(url: &str, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         per_second: args.token_rate,
         burst: args.token_burst,
     };
-    let state = ApiState::new(pool, session, Metrics::new(), rate);
+    let state =
+        ApiState::new(pool, session, Metrics::new(), rate).with_secure_cookies(args.secure_cookies);
     orgjobs_api::serve(args.addr, state, shutdown, |bound| {
         tracing::info!(event = "api_listening", addr = %bound);
-        eprintln!("orgjobs API listening on http://{bound}");
+        eprintln!("orgjobs API listening on http://{bound} (dashboard at http://{bound}/)");
     })
     .await
     .with_context(|| format!("serving the API on {}", args.addr))?;

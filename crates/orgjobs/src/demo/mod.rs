@@ -202,17 +202,34 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             "demo",
         )
         .await?;
+        let operator = orgjobs_queue::create_token(
+            &client,
+            None,
+            orgjobs_queue::TokenRole::Operator,
+            "demo operator",
+        )
+        .await?;
+        let name = db.dbname().unwrap_or("orgjobs");
         println!(
-            "the HTTP API: an agent token of organization {} (shown once; `orgjobs token revoke {}` revokes it):",
-            first.id, token.id
+            "the dashboard and the HTTP API (tokens shown once; `orgjobs token revoke <id>` revokes one):"
         );
-        println!("  {}", token.token);
         println!(
-            "  start it as the worker's login:  DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{} orgjobs serve",
-            db.dbname().unwrap_or("orgjobs")
+            "  start the server as the worker's login:  DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{name} orgjobs serve"
         );
         println!(
-            "  then:  curl -s -H 'Authorization: Bearer {}' 'http://127.0.0.1:8080/api/tickets?limit=3'",
+            "  and a worker:                            DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{name} orgjobs worker"
+        );
+        println!("  open http://127.0.0.1:8080/ and log in with");
+        println!(
+            "    the operator token (every organization):  {}",
+            operator.token
+        );
+        println!(
+            "    organization {}'s agent token:  {}",
+            first.id, token.token
+        );
+        println!(
+            "  or the API:  curl -s -H 'Authorization: Bearer {}' 'http://127.0.0.1:8080/api/tickets?limit=3'",
             token.token
         );
         println!();
