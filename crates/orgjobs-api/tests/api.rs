@@ -1206,3 +1206,190 @@ async fn snapshots_and_tickets_at_risk_are_the_organizations_own() {
         .await;
     assert_eq!(v["tickets"].as_array().map(Vec::len), Some(1), "{v}");
 }
+
+/// The dashboard without a browser: headers, cookies, CSRF, and an
+/// organization's session confined to its own rows (the browser test in
+/// the `orgjobs` crate covers the pages end to end).
+#[tokio::test]
+async fn dashboard_sessions_are_confined_and_every_form_needs_its_csrf_token() {
+    let api = start(TokenRate::default()).await;
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let base = &api.base;
+
+    // The login page: a strict CSP, no script, the login CSRF cookie.
+    let r = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login");
+    assert_eq!(r.status(), StatusCode::OK);
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp")
+        .to_owned();
+    assert!(
+        csp.contains("default-src 'none'") && csp.contains("style-src 'self'"),
+        "{csp}"
+    );
+    assert!(
+        !csp.contains("unsafe-inline") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && !set.contains("Secure"),
+        "{set}"
+    );
+    let login_csrf = set
+        .split(';')
+        .next()
+        .and_then(|kv| kv.split_once('='))
+        .map(|(_, v)| v.to_owned())
+        .expect("login csrf");
+    let page = r.text().await.expect("page");
+    assert!(
+        page.contains(&login_csrf) && !page.contains("<script"),
+        "{page}"
+    );
+
+    let login = |token: String, csrf: String| {
+        let (http, base, cookie) = (http.clone(), base.clone(), login_csrf.clone());
+        async move {
+            http.post(format!("{base}/login"))
+                .header("cookie", format!("orgjobs_login={cookie}"))
+                .form(&[("token", token), ("csrf", csrf)])
+                .send()
+                .await
+                .expect("post login")
+        }
+    };
+    // Without the login form's CSRF token: refused, no session.
+    let r = login(api.a.agent.clone(), String::new()).await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("set-cookie").is_none());
+    // A wrong token: 401, no session.
+    let r = login("ojt_nope".into(), login_csrf.clone()).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(!format!("{:?}", r.headers()).contains("orgjobs_session"));
+    // Organization A's agent.
+    let r = login(api.a.agent.clone(), login_csrf.clone()).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/org");
+    let session = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("orgjobs_session="))
+        .expect("a session cookie")
+        .to_owned();
+    assert!(
+        session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+    let cookie = session.split(';').next().expect("pair").to_owned();
+    let get = |path: String| {
+        let (http, base, cookie) = (http.clone(), base.clone(), cookie.clone());
+        async move {
+            let r = http
+                .get(format!("{base}{path}"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .expect("get");
+            let status = r.status();
+            let cache = r
+                .headers()
+                .get("cache-control")
+                .map(|v| v.to_str().unwrap_or("").to_owned());
+            (status, cache, r.text().await.expect("text"))
+        }
+    };
+    let (status, cache, page) = get(format!("/org/tickets/{}", api.a.ticket)).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(cache.as_deref(), Some("no-store"));
+    assert!(page.contains("Acme's card has not arrived"), "{page}");
+    let csrf = page
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("the page's CSRF token")
+        .to_owned();
+    // B's ticket and job through A's session: not found, nothing of B shown.
+    let (status, _, page) = get(format!("/org/tickets/{}", api.b.ticket)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(!page.contains("Beta"), "{page}");
+    let (status, _, _) = get(format!("/org/jobs/{}", api.b.job)).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, page) = get("/org".into()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("Acme's card") && !page.contains("Beta's card"),
+        "{page}"
+    );
+    let (status, _, _) = get("/ops".into()).await;
+    assert_eq!(
+        status,
+        StatusCode::FORBIDDEN,
+        "no operator pages for an organization"
+    );
+
+    // A form without (or with another) CSRF token does nothing.
+    let c = api.db.admin_client().await;
+    let drafts = || async {
+        c.query_one(
+            "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SMART_REPLY' AND organization_id = $1",
+            &[&api.a.id],
+        )
+        .await
+        .expect("count")
+        .get::<_, i64>(0)
+    };
+    let before = drafts().await;
+    let post = |body: String| {
+        let (http, base, cookie, t) = (http.clone(), base.clone(), cookie.clone(), api.a.ticket);
+        async move {
+            http.post(format!("{base}/org/tickets/{t}/reply-draft"))
+                .header("cookie", cookie)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("post")
+                .status()
+        }
+    };
+    assert_eq!(post(String::new()).await, StatusCode::FORBIDDEN);
+    assert_eq!(
+        post(format!("csrf={login_csrf}")).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(drafts().await, before, "nothing enqueued");
+    assert_eq!(post(format!("csrf={csrf}")).await, StatusCode::SEE_OTHER);
+    assert_eq!(drafts().await, before + 1);
+    let logged: i64 = c
+        .query_one(
+            "SELECT count(*) FROM orgjobs.actions WHERE action = 'request_reply_draft' AND organization_id = $1",
+            &[&api.a.id],
+        )
+        .await
+        .expect("actions")
+        .get(0);
+    assert_eq!(logged, 1);
+
+    // Revoking the token ends its sessions.
+    let id: Uuid = c
+        .query_one("SELECT token_id FROM orgjobs.dashboard_sessions", &[])
+        .await
+        .expect("the session row")
+        .get(0);
+    assert!(revoke_token(&c, id).await.expect("revoke"));
+    let (status, _, _) = get("/org".into()).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "back to the login page");
+}
