@@ -106,12 +106,17 @@ impl IntoResponse for PageError {
 
 /// A page without navigation (login, errors).
 pub(crate) fn bare_page(title: &str, body: Markup) -> Markup {
+    shell(title, None, body)
+}
+
+fn shell(title: &str, refresh_secs: Option<u32>, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(s) = refresh_secs { meta http-equiv="refresh" content=(s); }
                 title { (title) " · orgjobs" }
                 link rel="stylesheet" href="/assets/dashboard.css";
             }
@@ -137,6 +142,18 @@ const ORG_NAV: [(&str, &str); 4] = [
 /// A page with the navigation of the viewer's side, the viewer's name and
 /// the logout button.
 pub(crate) fn page(viewer: &Viewer, active: &str, title: &str, body: Markup) -> Markup {
+    page_with(viewer, active, title, None, body)
+}
+
+/// [`page`] that reloads itself every `refresh_secs` (a meta refresh: no
+/// script).
+pub(crate) fn page_with(
+    viewer: &Viewer,
+    active: &str,
+    title: &str,
+    refresh_secs: Option<u32>,
+    body: Markup,
+) -> Markup {
     let p = &viewer.session.principal;
     let (nav, who) = match p.organization_id {
         None => (&OPERATOR_NAV, "Operator".to_owned()),
@@ -146,8 +163,9 @@ pub(crate) fn page(viewer: &Viewer, active: &str, title: &str, body: Markup) -> 
         TokenRole::Operator => String::new(),
         r => format!(" · {r}"),
     };
-    bare_page(
+    shell(
         title,
+        refresh_secs,
         html! {
             header.top {
                 span.brand { "orgjobs" }

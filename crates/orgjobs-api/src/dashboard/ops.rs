@@ -13,7 +13,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::chart::{Series, line_chart, share_bar};
-use super::layout::{PageError, ago, at, count, given, notice, num, page, secs, state_badge};
+use super::layout::{
+    PageError, ago, at, count, given, notice, num, page, page_with, secs, state_badge,
+};
 use super::session::{Action, CsrfOnly, Operator, Viewer, csrf_field};
 use crate::problem::ApiPath;
 use crate::state::ApiState;
@@ -125,7 +127,7 @@ pub(crate) async fn overview(
                 }
             }
         }
-        p.hint { "Waiting, running, discarded and cancelled jobs are counted exactly; completed jobs exactly up to "
+        p.hint { "This page reloads every 15 s. Waiting, running, discarded and cancelled jobs are counted exactly; completed jobs exactly up to "
             (num(orgjobs_queue::EXACT_UP_TO)) ", estimated past that. The last hour comes from the workers' reports." }
         h2 { "Workers" }
         table #workers {
@@ -154,7 +156,7 @@ pub(crate) async fn overview(
         h2 { "Recent actions" }
         (actions_table(&actions))
     };
-    Ok(page(&op.viewer, "/ops", "Overview", body))
+    Ok(page_with(&op.viewer, "/ops", "Overview", Some(15), body))
 }
 
 fn actions_table(actions: &[orgjobs_queue::Action]) -> Markup {
@@ -411,7 +413,9 @@ pub(crate) async fn jobs(
                 option value="" { "any" }
                 @for s in STATES { option value=(s) selected[filter.state.as_deref() == Some(*s)] { (s) } }
             } }
-            label { "created from " input type="datetime-local" name="since" value=(given(&f.since).unwrap_or("")); }
+            label title="UTC; a bulk retry applies the window to when jobs were discarded" {
+                "created from " input type="datetime-local" name="since" value=(given(&f.since).unwrap_or(""));
+            }
             label { "to " input type="datetime-local" name="until" value=(given(&f.until).unwrap_or("")); }
             @if let Some(e) = f.error.as_deref().filter(|e| !e.is_empty()) {
                 input type="hidden" name="error" value=(e);
@@ -587,7 +591,13 @@ pub(crate) struct BulkForm {
     filter: FilterForm,
 }
 
-fn describe(f: &JobFilter, names: &HashMap<Uuid, String>) -> String {
+fn describe(f: &JobFilter, names: &HashMap<Uuid, String>, action: BulkAction) -> String {
+    // A retry's time window is when jobs were discarded; a cancel's, when
+    // they were created (as orgjobs_queue::retry_discarded/cancel_waiting).
+    let when = match action {
+        BulkAction::Retry => "discarded",
+        BulkAction::Cancel => "created",
+    };
     let mut parts = Vec::new();
     if let Some(o) = f.organization_id {
         parts.push(format!(
@@ -602,10 +612,10 @@ fn describe(f: &JobFilter, names: &HashMap<Uuid, String>) -> String {
         parts.push(format!("state {s}"));
     }
     if let Some(t) = f.since {
-        parts.push(format!("from {}", at(t)));
+        parts.push(format!("{when} from {}", at(t)));
     }
     if let Some(t) = f.until {
-        parts.push(format!("before {}", at(t)));
+        parts.push(format!("{when} before {}", at(t)));
     }
     if let Some(e) = &f.error {
         parts.push(format!("error \"{e}\""));
@@ -636,7 +646,7 @@ pub(crate) async fn bulk_confirm(
     let q = b.filter.query();
     let body = html! {
         p.confirm #bulk-count {
-            (verb) " " strong #bulk-n { (num(n as i64)) } " " (what) " jobs matching " em { (describe(&filter, &names)) } "?"
+            (verb) " " strong #bulk-n { (num(n as i64)) } " " (what) " jobs matching " em { (describe(&filter, &names, action)) } "?"
         }
         @if action == BulkAction::Cancel && filter.organization_id.is_none() && filter.kind.is_none() && filter.state.is_none() {
             p.error { "Refused: cancelling every waiting job needs an organization, a kind or a state in the filter." }
