@@ -634,6 +634,25 @@ async fn dashboard_in_a_real_browser() {
         page.contains("Triage") && page.contains("confidence") && page.contains("model"),
         "{page}"
     );
+    let suggested: i32 = db
+        .query_one(
+            "SELECT coalesce(jsonb_array_length(content -> 'suggestions'), 0) FROM public.ai_suggestions
+             WHERE ticket_id = $1 AND suggestion_type = 'kb'",
+            &[&ticket_a],
+        )
+        .await
+        .map_or(0, |r| r.get(0));
+    let shown = b
+        .find_all(Locator::Css("#suggestions li"))
+        .await
+        .expect("suggestions")
+        .len();
+    assert!(suggested > 0, "the demo suggests articles for its tickets");
+    assert_eq!(
+        shown,
+        usize::try_from(suggested).unwrap_or(0),
+        "every suggested article is shown:\n{page}"
+    );
     shot(&b, "org-ticket").await;
     click(&b, "#request-draft").await;
     wait_text(&b, "A reply draft was requested").await;

@@ -130,7 +130,7 @@ pub(crate) async fn ticket(
     let articles: Vec<Value> = t
         .suggestions
         .as_ref()
-        .and_then(|s| s.get("articles").or(Some(s)))
+        .and_then(|s| s.get("suggestions"))
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
@@ -175,8 +175,9 @@ pub(crate) async fn ticket(
             ol #suggestions {
                 @for a in &articles {
                     li {
-                        (text_of(a, &["title", "article_title"]).unwrap_or_else(|| a.to_string()))
-                        @if let Some(s) = text_of(a, &["score", "similarity"]) { span.muted { " (" (s) ")" } }
+                        strong { (text_of(a, &["title"]).unwrap_or_default()) }
+                        @if let Some(s) = a.get("score").and_then(Value::as_f64) { span.muted { " score " (format!("{s:.2}")) } }
+                        @if let Some(snippet) = text_of(a, &["snippet"]) { br; span.snippet { (snippet) } }
                     }
                 }
             }
@@ -184,7 +185,12 @@ pub(crate) async fn ticket(
         h2 { "Reply draft" }
         @match &t.reply_draft {
             Some(r) => {
-                pre.draft #reply-draft { (text_of(r, &["draft", "text", "reply", "body"]).unwrap_or_else(|| r.to_string())) }
+                pre.draft #reply-draft { (text_of(r, &["draft"]).unwrap_or_default()) }
+                p.hint {
+                    "Written by " (text_of(r, &["composer"]).unwrap_or_else(|| "?".into()))
+                    @if let Some(m) = r.get("model").and_then(Value::as_str) { " (" (m) ")" }
+                    @if let Some(f) = r.get("fallback_reason").and_then(Value::as_str) { "; fallback: " (f) }
+                }
             }
             None => { p.muted #reply-draft { "No draft yet." } }
         }
