@@ -177,7 +177,7 @@ pub(crate) async fn ticket(
                     li {
                         strong { (text_of(a, &["title"]).unwrap_or_default()) }
                         @if let Some(s) = a.get("score").and_then(Value::as_f64) { span.muted { " score " (format!("{s:.2}")) } }
-                        @if let Some(snippet) = text_of(a, &["snippet"]) { br; span.snippet { (snippet) } }
+                        @if let Some(snippet) = text_of(a, &["snippet"]) { br; span.snippet { (snippet.replace("**", "")) } }
                     }
                 }
             }

@@ -48,4 +48,5 @@ SET state        = 'running',
 WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
           (SELECT count(*) FROM picked) AS picked,
-          extract(epoch FROM j.attempted_at - j.run_at)::float8 AS waited
+          -- For the worker's history: how long the job waited to start.
+          j.attempted_at, j.run_at

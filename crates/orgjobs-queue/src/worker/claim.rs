@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
+use chrono::{DateTime, Utc};
 use deadpool_postgres::Pool;
 use serde_json::Value;
 use tokio_postgres::types::Type;
@@ -254,6 +255,20 @@ impl Claimer {
     }
 }
 
+/// Seconds from the job's `run_at` to its claim (columns 8 and 9; computed
+/// here rather than in SQL, where it would be numeric arithmetic per row).
+fn waited(r: &tokio_postgres::Row) -> f64 {
+    match (
+        r.try_get::<_, DateTime<Utc>>(8),
+        r.try_get::<_, DateTime<Utc>>(9),
+    ) {
+        (Ok(started), Ok(runnable)) => (started - runnable)
+            .num_microseconds()
+            .map_or(0.0, |us| us as f64 / 1e6),
+        _ => 0.0,
+    }
+}
+
 fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
     (
         r.get::<_, i16>(6),
@@ -268,7 +283,7 @@ fn claimed(r: &tokio_postgres::Row) -> (i16, ClaimedJob) {
             charged: 0.0,
             claimed_at: std::time::Instant::now(),
             accounted: AtomicBool::new(false),
-            waited_secs: r.get::<_, Option<f64>>(8).unwrap_or(0.0),
+            waited_secs: waited(r),
         },
     )
 }

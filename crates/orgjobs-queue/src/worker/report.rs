@@ -28,12 +28,9 @@ const REPORT_SQL: &str = include_str!("../../sql/worker/report.sql");
 const STOPPED_SQL: &str =
     "UPDATE orgjobs.workers SET stopped_at = now(), heartbeat_at = now() WHERE id = $1";
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-struct Key {
-    minute: DateTime<Utc>,
-    org: Option<Uuid>,
-    kind: String,
-}
+/// Tallies by (minute, organization), then by kind: looked up by `&str`, so
+/// a job that ends allocates nothing unless its kind is new in the minute.
+type Tallies = HashMap<(DateTime<Utc>, Option<Uuid>), HashMap<String, Tally>>;
 
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
@@ -57,7 +54,7 @@ impl Tally {
 /// The tallies not yet written, and what the worker says of itself.
 #[derive(Debug)]
 pub(crate) struct Reports {
-    tallies: Mutex<HashMap<Key, Tally>>,
+    tallies: Mutex<Tallies>,
     host: String,
     started_at: DateTime<Utc>,
 }
@@ -79,7 +76,7 @@ impl Reports {
         }
     }
 
-    fn tallies(&self) -> std::sync::MutexGuard<'_, HashMap<Key, Tally>> {
+    fn tallies(&self) -> std::sync::MutexGuard<'_, Tallies> {
         // A poisoned lock means a panic elsewhere while holding it; the map
         // stays consistent (single inserts and updates).
         self.tallies.lock().unwrap_or_else(|p| p.into_inner())
@@ -101,18 +98,34 @@ impl Reports {
             Outcome::Lost => return,
         };
         let waited = waited_secs.max(0.0);
-        let key = Key {
-            minute: minute_of(Utc::now()),
-            org,
-            kind: kind.to_owned(),
-        };
-        self.tallies().entry(key).or_default().add(&Tally {
+        let one = Tally {
             completed,
             failed,
             run_secs: took.as_secs_f64(),
             wait_secs: waited,
             wait_max_secs: waited,
-        });
+        };
+        let minute = minute_of(Utc::now());
+        let mut tallies = self.tallies();
+        let kinds = tallies.entry((minute, org)).or_default();
+        match kinds.get_mut(kind) {
+            Some(t) => t.add(&one),
+            None => {
+                kinds.insert(kind.to_owned(), one);
+            }
+        }
+    }
+
+    /// Every tally, taken out of the map.
+    fn drain(&self) -> Vec<((DateTime<Utc>, Option<Uuid>, String), Tally)> {
+        self.tallies()
+            .drain()
+            .flat_map(|((minute, org), kinds)| {
+                kinds
+                    .into_iter()
+                    .map(move |(kind, t)| ((minute, org, kind), t))
+            })
+            .collect()
     }
 
     /// Writes the tallies and renews the worker's row (one statement). On
@@ -124,7 +137,7 @@ impl Reports {
         concurrency: usize,
         kinds: &str,
     ) -> Result<(), DbError> {
-        let drained: Vec<(Key, Tally)> = self.tallies().drain().collect();
+        let drained = self.drain();
         let mut minutes = Vec::with_capacity(drained.len());
         let mut orgs = Vec::with_capacity(drained.len());
         let mut kind_names = Vec::with_capacity(drained.len());
@@ -133,10 +146,10 @@ impl Reports {
         let mut run = Vec::with_capacity(drained.len());
         let mut wait = Vec::with_capacity(drained.len());
         let mut wait_max = Vec::with_capacity(drained.len());
-        for (k, t) in &drained {
-            minutes.push(k.minute);
-            orgs.push(k.org);
-            kind_names.push(k.kind.clone());
+        for ((minute, org, kind), t) in &drained {
+            minutes.push(*minute);
+            orgs.push(*org);
+            kind_names.push(kind.clone());
             completed.push(t.completed);
             failed.push(t.failed);
             run.push(t.run_secs);
@@ -168,8 +181,13 @@ impl Reports {
             .await;
         if let Err(e) = result {
             let mut tallies = self.tallies();
-            for (k, t) in drained {
-                tallies.entry(k).or_default().add(&t);
+            for ((minute, org, kind), t) in drained {
+                tallies
+                    .entry((minute, org))
+                    .or_default()
+                    .entry(kind)
+                    .or_default()
+                    .add(&t);
             }
             return Err(DbError::query("reporting the worker", e));
         }
@@ -207,14 +225,14 @@ mod tests {
         r.ended(org, "A", Outcome::Retried, Duration::from_millis(30), 3.0);
         r.ended(org, "B", Outcome::Discarded, Duration::from_millis(5), -1.0);
         r.ended(None, "A", Outcome::Lost, Duration::from_millis(5), 0.0);
-        let t = r.tallies();
+        let t = r.drain();
         assert_eq!(t.len(), 2, "{t:?}");
-        let a = t.iter().find(|(k, _)| k.kind == "A").map(|(_, v)| *v);
+        let a = t.iter().find(|(k, _)| k.2 == "A").map(|(_, v)| *v);
         let a = a.unwrap_or_default();
         assert_eq!((a.completed, a.failed), (1, 1));
         assert!((a.run_secs - 0.05).abs() < 1e-9);
         assert!((a.wait_secs - 4.0).abs() < 1e-9 && (a.wait_max_secs - 3.0).abs() < 1e-9);
-        let b = t.iter().find(|(k, _)| k.kind == "B").map(|(_, v)| *v);
+        let b = t.iter().find(|(k, _)| k.2 == "B").map(|(_, v)| *v);
         assert_eq!(b.map(|b| (b.failed, b.wait_secs)), Some((1, 0.0)));
     }
 }
