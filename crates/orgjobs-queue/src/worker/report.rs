@@ -32,6 +32,9 @@ const STOPPED_SQL: &str =
 /// a job that ends allocates nothing unless its kind is new in the minute.
 type Tallies = HashMap<(DateTime<Utc>, Option<Uuid>), HashMap<String, Tally>>;
 
+/// One tally's key, flat: minute, organization, kind.
+type Key = (DateTime<Utc>, Option<Uuid>, String);
+
 #[derive(Clone, Copy, Debug, Default)]
 struct Tally {
     completed: i32,
@@ -117,7 +120,7 @@ impl Reports {
     }
 
     /// Every tally, taken out of the map.
-    fn drain(&self) -> Vec<((DateTime<Utc>, Option<Uuid>, String), Tally)> {
+    fn drain(&self) -> Vec<(Key, Tally)> {
         self.tallies()
             .drain()
             .flat_map(|((minute, org), kinds)| {
