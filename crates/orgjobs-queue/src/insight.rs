@@ -22,6 +22,17 @@ use crate::states::waiting_states_sql;
 /// Counts above this are estimates.
 pub const EXACT_UP_TO: i64 = 10_000;
 
+/// The states the overview counts exactly, in its order (completed comes
+/// last, counted up to [`EXACT_UP_TO`]).
+pub const EXACT_STATES: [&str; 6] = [
+    "available",
+    "scheduled",
+    "retryable",
+    "running",
+    "discarded",
+    "cancelled",
+];
+
 /// A count, exact or estimated.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 pub struct Count {
@@ -162,25 +173,18 @@ pub async fn overview(client: &Client) -> Result<Overview, AdminError> {
         .await
         .map_err(db("counting jobs"))?;
     let mut kinds: Vec<KindCounts> = Vec::new();
-    let mut totals: Vec<(String, Count)> = [
-        "available",
-        "scheduled",
-        "retryable",
-        "running",
-        "discarded",
-        "cancelled",
-    ]
-    .iter()
-    .map(|s| {
-        (
-            (*s).to_owned(),
-            Count {
-                value: 0,
-                estimate: false,
-            },
-        )
-    })
-    .collect();
+    let mut totals: Vec<(String, Count)> = EXACT_STATES
+        .iter()
+        .map(|s| {
+            (
+                (*s).to_owned(),
+                Count {
+                    value: 0,
+                    estimate: false,
+                },
+            )
+        })
+        .collect();
     let mut oldest: Option<DateTime<Utc>> = None;
     for r in &rows {
         let kind: String = r.get(0);

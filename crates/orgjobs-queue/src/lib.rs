@@ -59,8 +59,8 @@ pub use error::{DbError, PgErr};
 pub use handler::{GlobalHandler, JobError, RetryPolicy, Scope, TenantHandler};
 pub use health::{Health, HealthState};
 pub use insight::{
-    Count, DeadLetterGroup, EXACT_UP_TO, KindCounts, MinutePoint, OrgActivity, Overview,
-    WorkerInfo, dead_letters, history, kinds, org_activity, overview, workers,
+    Count, DeadLetterGroup, EXACT_STATES, EXACT_UP_TO, KindCounts, MinutePoint, OrgActivity,
+    Overview, WorkerInfo, dead_letters, history, kinds, org_activity, overview, workers,
 };
 pub use metrics::Metrics;
 pub use migrate::{

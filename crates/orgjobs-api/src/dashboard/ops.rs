@@ -58,14 +58,7 @@ pub(crate) async fn overview(
     let workers = orgjobs_queue::workers(c).await?;
     let actions = orgjobs_queue::recent_actions(c, 12).await?;
     let pauses = orgjobs_queue::list_pauses(c).await?;
-    let shown = [
-        "available",
-        "scheduled",
-        "retryable",
-        "running",
-        "discarded",
-        "cancelled",
-    ];
+    let shown = orgjobs_queue::EXACT_STATES;
     let labels: Vec<String> = hist
         .iter()
         .map(|p| p.minute.format("%H:%M").to_string())
