@@ -22,9 +22,10 @@ pub struct OperatorAuth {
 }
 
 impl OperatorAuth {
-    /// Logs an operator action with the token that did it.
-    fn log(&self, action: &str, detail: &str) {
-        tracing::info!(event = "operator_action", token = %self.token_id, action, detail);
+    /// Logs an operator action with the token that did it, and writes it
+    /// to the actions log (`orgjobs.actions`), after it was done.
+    async fn log(&self, action: &str, detail: &str) -> Result<(), ApiError> {
+        record(&self.conn, self.token_id, action, detail).await
     }
 }
 
@@ -46,6 +47,20 @@ impl FromRequestParts<ApiState> for OperatorAuth {
             token_id: principal.token_id,
         })
     }
+}
+
+/// Logs and records an operator action done with `token`.
+async fn record(conn: &Object, token: Uuid, action: &str, detail: &str) -> Result<(), ApiError> {
+    tracing::info!(event = "operator_action", token = %token, action, detail, via = "api");
+    orgjobs_queue::record_action(
+        &***conn,
+        &format!("api: token {token}"),
+        None,
+        action,
+        detail,
+    )
+    .await?;
+    Ok(())
 }
 
 pub(crate) fn admin(e: AdminError) -> ApiError {
@@ -136,6 +151,7 @@ pub async fn retry_job(
     orgjobs_queue::retry_job(&auth.conn, id)
         .await
         .map_err(admin)?;
+    auth.log("retry", &format!("job {id}")).await?;
     Ok(Json(OperatorAction {
         id,
         outcome: "retried".into(),
@@ -152,6 +168,7 @@ pub async fn cancel_job(
     let outcome = orgjobs_queue::cancel_job(&auth.conn, id)
         .await
         .map_err(admin)?;
+    auth.log("cancel", &format!("job {id}")).await?;
     Ok(Json(OperatorAction {
         id,
         outcome: match outcome {
@@ -219,7 +236,8 @@ pub async fn bulk_retry(
     let count = orgjobs_queue::retry_discarded(&auth.conn, &filter)
         .await
         .map_err(admin)?;
-    auth.log("bulk_retry", &format!("{filter:?}: {count}"));
+    auth.log("bulk_retry", &format!("{count} jobs; {filter:?}"))
+        .await?;
     Ok(Json(BulkResult { count }))
 }
 
@@ -240,7 +258,8 @@ pub async fn bulk_cancel(
     let count = orgjobs_queue::cancel_waiting(&auth.conn, &filter)
         .await
         .map_err(admin)?;
-    auth.log("bulk_cancel", &format!("{filter:?}: {count}"));
+    auth.log("bulk_cancel", &format!("{count} jobs; {filter:?}"))
+        .await?;
     Ok(Json(BulkResult { count }))
 }
 
@@ -324,7 +343,11 @@ pub async fn pause(
     )
     .await
     .map_err(admin)?;
-    auth.log("pause", &format!("{:?} {:?}", p.organization_id, p.kind));
+    auth.log(
+        "pause",
+        &format!("organization {:?}, kind {:?}", p.organization_id, p.kind),
+    )
+    .await?;
     let status = if new {
         axum::http::StatusCode::CREATED
     } else {
@@ -351,7 +374,11 @@ pub async fn resume(
     {
         return Err(ApiError::NotFound("no such pause".into()));
     }
-    auth.log("resume", &format!("{:?} {:?}", k.org, k.kind));
+    auth.log(
+        "resume",
+        &format!("organization {:?}, kind {:?}", k.org, k.kind),
+    )
+    .await?;
     Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
@@ -413,11 +440,18 @@ pub async fn create_organization(
         )));
     }
     let id = Uuid::new_v4();
-    auth.log("create_organization", &id.to_string());
+    let token = auth.token_id;
     let tx = orgjobs_queue::TenantTx::begin(auth.conn, id, state.session()).await?;
     orgjobs_helpdesk::create_organization(&tx, &name).await?;
     orgjobs_helpdesk::set_sla_policies(&tx, &orgjobs_helpdesk::default_sla_policies()).await?;
-    drop(tx.commit().await?);
+    let conn = tx.commit().await?;
+    record(
+        &conn,
+        token,
+        "create_organization",
+        &format!("{id} {name:?}"),
+    )
+    .await?;
     Ok((
         axum::http::StatusCode::CREATED,
         Json(Organization {
@@ -440,7 +474,6 @@ pub async fn deactivate_organization(
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Organization>, ApiError> {
     let token = auth.token_id;
-    auth.log("deactivate_organization", &id.to_string());
     let tx = orgjobs_queue::TenantTx::begin(auth.conn, id, state.session()).await?;
     let row = tx
         .query_opt(
@@ -461,6 +494,7 @@ pub async fn deactivate_organization(
     )
     .await
     .map_err(admin)?;
+    record(&conn, token, "deactivate_organization", &id.to_string()).await?;
     Ok(Json(Organization {
         id,
         name: row.get(0),

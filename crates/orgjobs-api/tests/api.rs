@@ -1060,6 +1060,17 @@ async fn operators_pause_bulk_act_and_manage_organizations() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    // The pause and the resume are in the actions log, with the token; the
+    // refused ones are not.
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.actions
+             WHERE action IN ('pause', 'resume') AND actor LIKE 'api: token %'",
+            &[],
+        )
+        .await,
+        2
+    );
 
     // Bulk: cancelling everything is refused; by organization it takes
     // exactly that organization's waiting jobs.

@@ -691,7 +691,17 @@ async fn dashboard_in_a_real_browser() {
         assert!(!page.contains("Internal Server Error"), "{path}: {page}");
         shot(&b, name).await;
     }
-    assert!(!a_name.is_empty());
+    let who = b
+        .find(Locator::Id("who"))
+        .await
+        .expect("the header")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        who.contains(&a_name),
+        "the header names the organization: {who}"
+    );
 
     b.close().await.expect("close the browser");
     drop(driver);

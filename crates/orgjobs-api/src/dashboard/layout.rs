@@ -157,7 +157,13 @@ pub(crate) fn page_with(
     let p = &viewer.session.principal;
     let (nav, who) = match p.organization_id {
         None => (&OPERATOR_NAV, "Operator".to_owned()),
-        Some(org) => (&ORG_NAV, format!("Organization {org}")),
+        Some(org) => (
+            &ORG_NAV,
+            viewer
+                .org_name
+                .clone()
+                .unwrap_or_else(|| format!("Organization {org}")),
+        ),
     };
     let role = match p.role {
         TokenRole::Operator => String::new(),

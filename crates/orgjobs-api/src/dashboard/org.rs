@@ -42,7 +42,7 @@ fn risk_badge(r: Option<&str>) -> Markup {
 /// `GET /org`: the organization's tickets, newest first, 50 a page.
 pub(crate) async fn tickets(
     State(state): State<ApiState>,
-    m: Member,
+    mut m: Member,
     Query(q): Query<TicketQuery>,
 ) -> Result<Markup, PageError> {
     let status = crate::tickets::parse_enum(given(&q.status))?;
@@ -119,7 +119,7 @@ fn text_of(v: &Value, keys: &[&str]) -> Option<String> {
 /// `GET /org/tickets/{id}`.
 pub(crate) async fn ticket(
     State(state): State<ApiState>,
-    m: Member,
+    mut m: Member,
     ApiPath(id): ApiPath<Uuid>,
     Query(d): Query<Done>,
 ) -> Result<Markup, PageError> {
@@ -208,7 +208,7 @@ pub(crate) async fn ticket(
 /// admins).
 pub(crate) async fn reply_draft(
     State(state): State<ApiState>,
-    m: Member,
+    mut m: Member,
     ApiPath(id): ApiPath<Uuid>,
     a: Action<CsrfOnly>,
 ) -> Result<Redirect, PageError> {
@@ -244,7 +244,10 @@ pub(crate) async fn reply_draft(
 }
 
 /// `GET /org/at-risk`.
-pub(crate) async fn at_risk(State(state): State<ApiState>, m: Member) -> Result<Markup, PageError> {
+pub(crate) async fn at_risk(
+    State(state): State<ApiState>,
+    mut m: Member,
+) -> Result<Markup, PageError> {
     let tx = m.begin(&state).await?;
     let rows = crate::reports::at_risk_rows(&tx, 200).await?;
     drop(tx.commit().await?);
@@ -271,7 +274,10 @@ pub(crate) async fn at_risk(State(state): State<ApiState>, m: Member) -> Result<
 }
 
 /// `GET /org/metrics`: the snapshots as charts (oldest to newest).
-pub(crate) async fn metrics(State(state): State<ApiState>, m: Member) -> Result<Markup, PageError> {
+pub(crate) async fn metrics(
+    State(state): State<ApiState>,
+    mut m: Member,
+) -> Result<Markup, PageError> {
     let tx = m.begin(&state).await?;
     let mut snaps = crate::reports::snapshots(&tx, 96).await?;
     drop(tx.commit().await?);
@@ -328,7 +334,7 @@ pub(crate) struct JobQuery {
 /// `GET /org/jobs`: the organization's jobs and their errors.
 pub(crate) async fn jobs(
     State(state): State<ApiState>,
-    m: Member,
+    mut m: Member,
     Query(q): Query<JobQuery>,
 ) -> Result<Markup, PageError> {
     let st = given(&q.state);
@@ -379,7 +385,7 @@ pub(crate) async fn jobs(
 /// `GET /org/jobs/{id}`: one of the organization's jobs with every error.
 pub(crate) async fn job(
     State(state): State<ApiState>,
-    m: Member,
+    mut m: Member,
     ApiPath(id): ApiPath<i64>,
 ) -> Result<Markup, PageError> {
     let tx = m.begin(&state).await?;

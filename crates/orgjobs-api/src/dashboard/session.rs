@@ -79,6 +79,9 @@ async fn connection(state: &ApiState) -> Result<Object, PageError> {
 /// A logged-in browser: its session (and who it speaks for).
 pub(crate) struct Viewer {
     pub(crate) session: Session,
+    /// The organization's name, once a page has read it (in its tenant
+    /// transaction), for the header.
+    pub(crate) org_name: Option<String>,
 }
 
 impl Viewer {
@@ -102,7 +105,10 @@ impl FromRequestParts<ApiState> for Viewer {
             .ok_or(PageError::Login)?;
         crate::auth::rate_limit(state, session.principal.token_id)?;
         state.token_used(session.principal.token_id);
-        Ok(Viewer { session })
+        Ok(Viewer {
+            session,
+            org_name: None,
+        })
     }
 }
 
@@ -152,17 +158,23 @@ pub(crate) struct Member {
 
 impl Member {
     /// The organization's tenant transaction (role and context set in its
-    /// first flight, as for the API and the worker).
+    /// first flight, as for the API and the worker); also reads the
+    /// organization's name for the page's header (its own row, by RLS).
     pub(crate) async fn begin(
-        &self,
+        &mut self,
         state: &ApiState,
     ) -> Result<orgjobs_queue::TenantTx, PageError> {
-        Ok(OrgAuth {
+        let tx = OrgAuth {
             principal: self.viewer.session.principal,
             org: self.org,
         }
         .begin(state)
-        .await?)
+        .await?;
+        let row = tx
+            .query_opt("SELECT name FROM public.organizations", &[])
+            .await?;
+        self.viewer.org_name = row.map(|r| r.get(0));
+        Ok(tx)
     }
 
     /// Whether the session's role may change things (agent or admin).
