@@ -74,6 +74,10 @@ pub(crate) fn admin(e: AdminError) -> ApiError {
         }
         AdminError::Db(e) => match e.code() {
             Some("22021" | "22P02" | "23514") => ApiError::BadRequest(e.to_string()),
+            // A job with the same unique key started waiting meanwhile.
+            Some("23505") => ApiError::Conflict(format!(
+                "{e}: another job with the same unique key is waiting; nothing was changed, try again"
+            )),
             _ => ApiError::Internal(e.to_string()),
         },
         other => ApiError::Internal(other.to_string()),

@@ -25,7 +25,7 @@ struct Inner {
     http: HttpMetrics,
     limiter: DefaultKeyedRateLimiter<Uuid>,
     uses: Mutex<HashMap<Uuid, DateTime<Utc>>>,
-    secure_cookies: bool,
+    secure_cookies: std::sync::atomic::AtomicBool,
 }
 
 impl ApiState {
@@ -41,23 +41,25 @@ impl ApiState {
             http,
             limiter: limiter(rate),
             uses: Mutex::new(HashMap::new()),
-            secure_cookies: false,
+            secure_cookies: std::sync::atomic::AtomicBool::new(false),
         }))
     }
 
     /// Marks the dashboard's cookies `Secure` (and names the session cookie
     /// `__Host-orgjobs_session`): set it when browsers reach the server over
     /// TLS (a proxy in front of it), never on plain HTTP, where browsers
-    /// would drop the cookie. Call it before cloning the state.
-    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
-        if let Some(inner) = Arc::get_mut(&mut self.0) {
-            inner.secure_cookies = secure;
-        }
+    /// would drop the cookie.
+    pub fn with_secure_cookies(self, secure: bool) -> Self {
+        self.0
+            .secure_cookies
+            .store(secure, std::sync::atomic::Ordering::Relaxed);
         self
     }
 
     pub(crate) fn secure_cookies(&self) -> bool {
-        self.0.secure_cookies
+        self.0
+            .secure_cookies
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn pool(&self) -> &Pool {

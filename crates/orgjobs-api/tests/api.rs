@@ -1404,3 +1404,233 @@ async fn dashboard_sessions_are_confined_and_every_form_needs_its_csrf_token() {
     let (status, _, _) = get("/org".into()).await;
     assert_eq!(status, StatusCode::SEE_OTHER, "back to the login page");
 }
+
+/// A browser of the dashboard: a client that keeps no cookies and follows
+/// no redirects, and the session cookie of a login.
+struct Browser {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+impl Browser {
+    async fn login(base: &str, token: &str) -> Browser {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let r = http
+            .get(format!("{base}/login"))
+            .send()
+            .await
+            .expect("login page");
+        let pair = r.headers()["set-cookie"]
+            .to_str()
+            .expect("cookie")
+            .split(';')
+            .next()
+            .expect("pair")
+            .to_owned();
+        let csrf = pair
+            .split_once('=')
+            .map(|(_, v)| v.to_owned())
+            .expect("value");
+        let r = http
+            .post(format!("{base}/login"))
+            .header("cookie", pair)
+            .form(&[("token", token), ("csrf", csrf.as_str())])
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let cookie = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("orgjobs_session="))
+            .and_then(|v| v.split(';').next())
+            .expect("session cookie")
+            .to_owned();
+        Browser {
+            http,
+            base: base.to_owned(),
+            cookie,
+        }
+    }
+
+    /// The page's status and text.
+    async fn get(&self, path: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .send()
+            .await
+            .expect("get");
+        (r.status(), r.text().await.expect("text"))
+    }
+
+    /// The CSRF token of the session's forms (from any page with a form).
+    async fn csrf(&self, path: &str) -> String {
+        let (_, page) = self.get(path).await;
+        page.split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .expect("a form's CSRF token")
+            .to_owned()
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(form)
+            .send()
+            .await
+            .expect("post")
+    }
+}
+
+/// Every operator form refuses a missing CSRF token and does nothing; an
+/// organization's session cannot post to operator routes even with its own
+/// token; a viewer cannot ask for drafts; `--secure-cookies` makes both
+/// cookies `__Host-` and `Secure`.
+#[tokio::test]
+async fn dashboard_operator_forms_need_their_csrf_token_and_roles_hold() {
+    let api = start(TokenRate::default()).await;
+    let base = api.base.clone();
+    let paused = "SELECT count(*) FROM orgjobs.pauses";
+    let dead = "SELECT count(*) FROM orgjobs.jobs WHERE id = $1 AND state = 'discarded'";
+    let op = Browser::login(&base, &api.operator).await;
+    let csrf = op.csrf("/ops").await;
+    let a = api.a.id.to_string();
+
+    let retry = format!("/ops/jobs/{}/retry", api.a.job);
+    let no_csrf: [(&str, Vec<(&str, &str)>); 5] = [
+        ("/ops/pauses", vec![("org", a.as_str())]),
+        ("/ops/pauses/end", vec![("org", a.as_str())]),
+        ("/ops/bulk", vec![("action", "retry"), ("org", a.as_str())]),
+        (retry.as_str(), vec![]),
+        ("/logout", vec![]),
+    ];
+    for (path, form) in &no_csrf {
+        let r = op.post(path, form).await;
+        assert_eq!(
+            r.status(),
+            StatusCode::FORBIDDEN,
+            "{path} without a CSRF token"
+        );
+    }
+    assert_eq!(api.count(paused, &[]).await, 0, "nothing paused");
+    assert_eq!(api.count(dead, &[&api.a.job]).await, 1, "nothing retried");
+    assert_eq!(op.get("/ops").await.0, StatusCode::OK, "not logged out");
+
+    // With the token: the bulk retry takes A's dead letter, and says so.
+    let r = op
+        .post(
+            "/ops/bulk",
+            &[
+                ("action", "retry"),
+                ("org", a.as_str()),
+                ("csrf", csrf.as_str()),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(to.contains("done=bulk-retry") && to.contains("n=1"), "{to}");
+    assert_eq!(api.count(dead, &[&api.a.job]).await, 0);
+
+    // An organization's session, with its own valid CSRF token, on operator
+    // routes: 403, nothing done.
+    let agent = Browser::login(&base, &api.a.agent).await;
+    let agent_csrf = agent.csrf(&format!("/org/tickets/{}", api.a.ticket)).await;
+    let r = agent
+        .post(
+            "/ops/pauses",
+            &[("org", a.as_str()), ("csrf", agent_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api.count(paused, &[]).await, 0);
+
+    // A viewer sees no draft button, and posting anyway is refused.
+    let viewer = Browser::login(&base, &api.a.viewer).await;
+    let (status, page) = viewer.get(&format!("/org/tickets/{}", api.a.ticket)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("request-draft"), "{page}");
+    let viewer_csrf = viewer.csrf("/org").await;
+    let drafts = "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SMART_REPLY'";
+    let before = api.count(drafts, &[]).await;
+    let r = viewer
+        .post(
+            &format!("/org/tickets/{}/reply-draft", api.a.ticket),
+            &[("csrf", viewer_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(api.count(drafts, &[]).await, before);
+
+    // Logging in again ends the browser's previous session.
+    let sessions = "SELECT count(*) FROM orgjobs.dashboard_sessions";
+    let n = api.count(sessions, &[]).await;
+    let r = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .expect("login page");
+    let pair = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
+    let login_csrf = pair
+        .split_once('=')
+        .map(|(_, v)| v.to_owned())
+        .expect("value");
+    let r = viewer
+        .http
+        .post(format!("{base}/login"))
+        .header("cookie", format!("{pair}; {}", viewer.cookie))
+        .form(&[
+            ("token", api.a.viewer.as_str()),
+            ("csrf", login_csrf.as_str()),
+        ])
+        .send()
+        .await
+        .expect("login again");
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        api.count(sessions, &[]).await,
+        n,
+        "one session replaced by one"
+    );
+    assert_eq!(
+        viewer.get("/org").await.0,
+        StatusCode::SEE_OTHER,
+        "the old one is gone"
+    );
+
+    // Behind HTTPS: __Host- cookies, Secure.
+    let _ = api.state.clone().with_secure_cookies(true);
+    let r = reqwest::get(format!("{base}/login"))
+        .await
+        .expect("login page");
+    let set = r.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        set.starts_with("__Host-orgjobs_login=") && set.contains("; Secure"),
+        "{set}"
+    );
+}

@@ -296,6 +296,20 @@ const DISCARDED_MATCH: &str = "state = 'discarded'
     AND ($4::timestamptz IS NULL OR finalized_at < $4)
     AND ($5::text IS NULL OR left(split_part(coalesce(last_error, ''), E'\\n', 1), 200) = $5)";
 
+/// The discarded jobs a bulk retry takes, as `SELECT id`: those matching,
+/// without a waiting twin (same organization and unique key), and of
+/// several matching twins only the newest — retrying two would make the
+/// second collide with the first on `jobs_unique_waiting_idx`. The count
+/// and the retry both use it, so the confirmation shows what is taken.
+fn retry_candidates() -> String {
+    format!(
+        "SELECT DISTINCT ON (j.organization_id, coalesce(j.unique_key, j.id::text)) j.id
+         FROM orgjobs.jobs j
+         WHERE {DISCARDED_MATCH} AND {NO_WAITING_TWIN}
+         ORDER BY j.organization_id, coalesce(j.unique_key, j.id::text), j.id DESC"
+    )
+}
+
 /// The waiting jobs a bulk cancel takes. $1 organization, $2 kind,
 /// $3/$4 creation window, $5 error group, $6 state.
 const WAITING_MATCH: &str = concat!(
@@ -341,7 +355,7 @@ pub async fn count_matching(
 ) -> Result<u64, AdminError> {
     check_bulk(filter, action)?;
     let sql = match action {
-        BulkAction::Retry => format!("SELECT count(*) FROM orgjobs.jobs j WHERE {DISCARDED_MATCH}"),
+        BulkAction::Retry => format!("SELECT count(*) FROM ({}) c", retry_candidates()),
         BulkAction::Cancel => format!("SELECT count(*) FROM orgjobs.jobs WHERE {WAITING_MATCH}"),
     };
     let rows = client
@@ -377,15 +391,18 @@ fn check_bulk(filter: &JobFilter, action: BulkAction) -> Result<(), AdminError> 
 
 /// Retries every discarded job matching `filter` (its time window applies
 /// to when the job was discarded). Returns how many were retried; jobs whose
-/// unique key another waiting job holds are left discarded.
+/// unique key another waiting job holds are left discarded, and of several
+/// discarded jobs with one unique key only the newest is retried.
 pub async fn retry_discarded(client: &Client, filter: &JobFilter) -> Result<u64, AdminError> {
     check_bulk(filter, BulkAction::Retry)?;
     let sql = format!(
-        "WITH retried AS (
+        "WITH candidates AS ({}),
+         retried AS (
              UPDATE orgjobs.jobs j SET {RETRY_SET}
-             WHERE {DISCARDED_MATCH} AND {NO_WAITING_TWIN}
+             WHERE j.id IN (SELECT id FROM candidates)
              RETURNING 1)
-         SELECT count(*) FROM retried"
+         SELECT count(*) FROM retried",
+        retry_candidates()
     );
     let rows = client
         .query_typed(&sql, &bulk_params(filter))

@@ -216,7 +216,7 @@ pub async fn overview(client: &Client) -> Result<Overview, AdminError> {
     let recent = client
         .query_typed(
             "SELECT kind, sum(completed)::int8, sum(failed)::int8 FROM orgjobs.worker_minutes
-             WHERE minute >= now() - interval '1 hour' GROUP BY kind",
+             WHERE minute > now() - interval '1 hour' GROUP BY kind",
             &[],
         )
         .await
@@ -385,7 +385,7 @@ pub async fn org_activity(client: &Client) -> Result<Vec<OrgActivity>, AdminErro
                  hour AS (
                      SELECT coalesce(organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) AS k, sum(completed)::int8 AS completed,
                             sum(failed)::int8 AS failed, sum(run_secs) AS secs
-                     FROM orgjobs.worker_minutes WHERE minute >= now() - interval '1 hour'
+                     FROM orgjobs.worker_minutes WHERE minute > now() - interval '1 hour'
                      GROUP BY 1)
                  SELECT nullif(coalesce(l.k, h.k), 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                         coalesce(l.waiting, 0), coalesce(l.running, 0),

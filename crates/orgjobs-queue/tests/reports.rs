@@ -158,4 +158,53 @@ async fn the_overview_estimates_only_past_its_cap_and_bulk_counts_match_the_acti
         .expect("count")
         .get(0);
     assert_eq!(left, 2, "the other group is left alone");
+
+    // Three discarded runs of one unique job (a periodic fan-out during an
+    // outage): the count and the retry take only the newest; no collision.
+    c.execute(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, state, finalized_at, last_error, unique_key)
+         SELECT 'PROBE', $1, 'discarded', now(), 'outage', 'PROBE' FROM generate_series(1, 3)",
+        &[&org],
+    )
+    .await
+    .expect("twins");
+    let twins = JobFilter {
+        error: Some("outage".into()),
+        ..JobFilter::default()
+    };
+    let count = |f: JobFilter| {
+        let conn = &conn;
+        async move {
+            orgjobs_queue::count_matching(conn, &f, BulkAction::Retry)
+                .await
+                .expect("count")
+        }
+    };
+    assert_eq!(count(twins.clone()).await, 1);
+    assert_eq!(
+        orgjobs_queue::retry_discarded(&conn, &twins)
+            .await
+            .expect("retry twins"),
+        1
+    );
+    assert_eq!(
+        count(twins).await,
+        0,
+        "the others wait behind the retried one's unique key"
+    );
+
+    // The group of jobs without an error is a filter of its own (''), not
+    // "every discarded job".
+    c.execute(
+        "INSERT INTO orgjobs.jobs (kind, organization_id, state, finalized_at)
+         VALUES ('PROBE', $1, 'discarded', now())",
+        &[&org],
+    )
+    .await
+    .expect("no error");
+    let no_error = JobFilter {
+        error: Some(String::new()),
+        ..JobFilter::default()
+    };
+    assert_eq!(count(no_error).await, 1);
 }

@@ -304,6 +304,8 @@ pub(crate) struct FilterForm {
     state: Option<String>,
     since: Option<String>,
     until: Option<String>,
+    /// A dead-letter group: present (even empty, the group of jobs
+    /// without an error) means "only this group".
     error: Option<String>,
     before: Option<i64>,
     done: Option<String>,
@@ -354,23 +356,29 @@ impl FilterForm {
             until: given(&self.until)
                 .map(|v| parse_time("until", v))
                 .transpose()?,
-            error: self.error.clone().filter(|e| !e.is_empty()),
+            error: self.error.clone(),
             before_id: self.before,
         })
     }
 
     /// The filter as a query string (without paging or notices).
     fn query(&self) -> String {
+        self.query_with(&[])
+    }
+
+    /// The filter and `extra` pairs as a query string.
+    fn query_with(&self, extra: &[(&str, String)]) -> String {
         let pairs: Vec<(&str, &str)> = [
             ("org", given(&self.org)),
             ("kind", given(&self.kind)),
             ("state", given(&self.state)),
             ("since", given(&self.since)),
             ("until", given(&self.until)),
-            ("error", self.error.as_deref().filter(|e| !e.is_empty())),
+            ("error", self.error.as_deref()),
         ]
         .into_iter()
         .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .chain(extra.iter().map(|(k, v)| (*k, v.as_str())))
         .collect();
         serde_urlencoded::to_string(pairs).unwrap_or_default()
     }
@@ -410,9 +418,9 @@ pub(crate) async fn jobs(
                 "created from " input type="datetime-local" name="since" value=(given(&f.since).unwrap_or(""));
             }
             label { "to " input type="datetime-local" name="until" value=(given(&f.until).unwrap_or("")); }
-            @if let Some(e) = f.error.as_deref().filter(|e| !e.is_empty()) {
+            @if let Some(e) = f.error.as_deref() {
                 input type="hidden" name="error" value=(e);
-                span.muted { "error: " (e) }
+                span.muted { "error: " @if e.is_empty() { "(none)" } @else { (e) } }
             }
             button type="submit" { "Filter" }
             a href="/ops/jobs" { "clear" }
@@ -427,7 +435,7 @@ pub(crate) async fn jobs(
         (jobs_table(&jobs, &names))
         @if more {
             @if let Some(last) = jobs.last() {
-                p { a #next-page href={ "/ops/jobs?" (q) "&before=" (last.id) } { "Older jobs →" } }
+                p { a #next-page href={ "/ops/jobs?" (f.query_with(&[("before", last.id.to_string())])) } { "Older jobs →" } }
             }
         }
     };
@@ -546,7 +554,11 @@ pub(crate) async fn retry(
     a: Action<CsrfOnly>,
 ) -> Result<Redirect, PageError> {
     orgjobs_queue::retry_job(&op.conn, id).await?;
-    log(&op, &a.viewer, None, "retry", &format!("job {id}")).await?;
+    let org = orgjobs_queue::show_job(&op.conn, id)
+        .await?
+        .summary
+        .organization_id;
+    log(&op, &a.viewer, org, "retry", &format!("job {id}")).await?;
     Ok(Redirect::to(&format!("/ops/jobs/{id}?done=retried")))
 }
 
@@ -557,7 +569,11 @@ pub(crate) async fn cancel(
     a: Action<CsrfOnly>,
 ) -> Result<Redirect, PageError> {
     let outcome = orgjobs_queue::cancel_job(&op.conn, id).await?;
-    log(&op, &a.viewer, None, "cancel", &format!("job {id}")).await?;
+    let org = orgjobs_queue::show_job(&op.conn, id)
+        .await?
+        .summary
+        .organization_id;
+    log(&op, &a.viewer, org, "cancel", &format!("job {id}")).await?;
     let done = match outcome {
         orgjobs_queue::CancelOutcome::Cancelled => "cancelled",
         orgjobs_queue::CancelOutcome::Requested => "requested",
@@ -611,7 +627,11 @@ fn describe(f: &JobFilter, names: &HashMap<Uuid, String>, action: BulkAction) ->
         parts.push(format!("{when} before {}", at(t)));
     }
     if let Some(e) = &f.error {
-        parts.push(format!("error \"{e}\""));
+        if e.is_empty() {
+            parts.push("no error recorded".to_owned());
+        } else {
+            parts.push(format!("error \"{e}\""));
+        }
     }
     if parts.is_empty() {
         "no filter: every job".into()
@@ -696,8 +716,11 @@ pub(crate) async fn bulk(op: Operator, a: Action<BulkForm>) -> Result<Redirect, 
         &format!("{n} jobs; {filter:?}"),
     )
     .await?;
-    let q = a.form.filter.query();
-    Ok(Redirect::to(&format!("/ops/jobs?{q}&done={done}&n={n}")))
+    let q = a
+        .form
+        .filter
+        .query_with(&[("done", done.to_owned()), ("n", n.to_string())]);
+    Ok(Redirect::to(&format!("/ops/jobs?{q}")))
 }
 
 /// `GET /ops/dead-letters`: discarded jobs by kind and error.

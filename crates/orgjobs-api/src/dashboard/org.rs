@@ -375,8 +375,9 @@ pub(crate) async fn jobs(
             }
         }
         @if let Some(next) = p.next {
-            @let qs = serde_urlencoded::to_string([("state", st.unwrap_or("")), ("kind", given(&q.kind).unwrap_or(""))]).unwrap_or_default();
-            p { a #next-page href={ "/org/jobs?" (qs) "&before=" (next) } { "Older jobs →" } }
+            @let before = next.to_string();
+            @let qs = serde_urlencoded::to_string([("state", st.unwrap_or("")), ("kind", given(&q.kind).unwrap_or("")), ("before", before.as_str())]).unwrap_or_default();
+            p { a #next-page href={ "/org/jobs?" (qs) } { "Older jobs →" } }
         }
     };
     Ok(page(&m.viewer, "/org/jobs", "Jobs", body))

@@ -26,8 +26,15 @@ use crate::state::ApiState;
 /// How long a session lasts.
 pub(crate) const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 
-/// The login form's own CSRF cookie (double submit: no session yet).
-const LOGIN_COOKIE: &str = "orgjobs_login";
+/// The login form's own CSRF cookie (double submit: no session yet);
+/// `__Host-` when secure, so that a sibling subdomain cannot plant one.
+fn login_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-orgjobs_login"
+    } else {
+        "orgjobs_login"
+    }
+}
 
 fn session_cookie_name(secure: bool) -> &'static str {
     // `__Host-` cookies are refused by browsers unless Secure, host-only
@@ -275,7 +282,12 @@ pub(crate) async fn login_form(State(state): State<ApiState>) -> Response {
     let mut resp = login_page(&csrf, None).into_response();
     resp.headers_mut().append(
         SET_COOKIE,
-        set_cookie(LOGIN_COOKIE, &csrf, 3600, state.secure_cookies()),
+        set_cookie(
+            login_cookie_name(state.secure_cookies()),
+            &csrf,
+            3600,
+            state.secure_cookies(),
+        ),
     );
     resp
 }
@@ -295,7 +307,8 @@ pub(crate) async fn login(
     req: Request,
 ) -> Result<Response, PageError> {
     let secure = state.secure_cookies();
-    let expected = cookie(req.headers(), LOGIN_COOKIE).unwrap_or_default();
+    let expected = cookie(req.headers(), login_cookie_name(secure)).unwrap_or_default();
+    let previous = cookie(req.headers(), session_cookie_name(secure));
     let bytes = Bytes::from_request(req, &state)
         .await
         .map_err(|e| PageError::BadRequest(format!("could not read the form: {e}")))?;
@@ -317,12 +330,18 @@ pub(crate) async fn login(
                 login_page(&csrf, Some(&format!("Not logged in: {e}."))),
             )
                 .into_response();
-            resp.headers_mut()
-                .append(SET_COOKIE, set_cookie(LOGIN_COOKIE, &csrf, 3600, secure));
+            resp.headers_mut().append(
+                SET_COOKIE,
+                set_cookie(login_cookie_name(secure), &csrf, 3600, secure),
+            );
             return Ok(resp);
         }
     };
     crate::auth::rate_limit(&state, principal.token_id)?;
+    // A browser that logs in again leaves no older session behind.
+    if let Some(old) = previous {
+        end_session(&**conn, &old).await?;
+    }
     let new = create_session(&**conn, &principal, SESSION_TTL).await?;
     orgjobs_queue::record_action(
         &**conn,
@@ -349,7 +368,10 @@ pub(crate) async fn login(
             secure,
         ),
     );
-    h.append(SET_COOKIE, set_cookie(LOGIN_COOKIE, "", 0, secure));
+    h.append(
+        SET_COOKIE,
+        set_cookie(login_cookie_name(secure), "", 0, secure),
+    );
     Ok(resp)
 }
 

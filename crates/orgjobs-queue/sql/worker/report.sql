@@ -24,6 +24,6 @@ tallies AS (
         wait_max_secs = greatest(m.wait_max_secs, excluded.wait_max_secs)
 ),
 gone AS (
-    DELETE FROM orgjobs.workers WHERE heartbeat_at < now() - interval '1 day'
+    DELETE FROM orgjobs.workers WHERE heartbeat_at < now() - interval '1 day' AND id <> $1
 )
 DELETE FROM orgjobs.worker_minutes WHERE minute < now() - interval '2 hours'

@@ -191,7 +191,8 @@ impl Worker {
             .listen
             .map(|url| tokio::spawn(listen::listen_loop(url, wake.clone())));
         let heartbeat = tokio::spawn(heartbeat_loop(ctx.clone()));
-        let reporter = tokio::spawn(report_loop(ctx.clone()));
+        let (stop_reports, reports_stop) = tokio::sync::watch::channel(false);
+        let reporter = tokio::spawn(report_loop(ctx.clone(), reports_stop));
         let maintenance = Arc::new(Maintenance::new(
             ServiceDb {
                 pool: ctx.pool.clone(),
@@ -222,7 +223,17 @@ impl Worker {
         let _ = maintenance.leader.resign().await;
         release_unfinished(&ctx).await;
         heartbeat.abort();
-        reporter.abort();
+        // The report loop finishes the report it is writing (so that no
+        // late report marks the stopped worker live again), then ends; a
+        // report stuck for 10 s is given up (its tallies are lost).
+        let _ = stop_reports.send(true);
+        let abort = reporter.abort_handle();
+        if tokio::time::timeout(Duration::from_secs(10), reporter)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
         report_stopped(&ctx).await;
         info!(
             event = "worker_stopped",
@@ -473,12 +484,15 @@ async fn release_unfinished(ctx: &Ctx) {
 
 /// Reports the worker's presence and history every few seconds, from its
 /// start (failures are logged; the tallies wait for the next report).
-async fn report_loop(ctx: Arc<Ctx>) {
+async fn report_loop(ctx: Arc<Ctx>, mut stop: tokio::sync::watch::Receiver<bool>) {
     loop {
         if let Err(e) = report_once(&ctx).await {
             warn!(event = "report_failed", error = %e);
         }
-        tokio::time::sleep(report::REPORT_EVERY).await;
+        tokio::select! {
+            () = tokio::time::sleep(report::REPORT_EVERY) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

@@ -183,8 +183,14 @@ impl Reports {
             )
             .await;
         if let Err(e) = result {
+            // Kept for the next report, except what the history would
+            // delete anyway (so that a database down for hours does not
+            // grow them without bound).
+            let oldest = Utc::now() - chrono::Duration::hours(2);
             let mut tallies = self.tallies();
-            for ((minute, org, kind), t) in drained {
+            for ((minute, org, kind), t) in
+                drained.into_iter().filter(|((m, _, _), _)| *m >= oldest)
+            {
                 tallies
                     .entry((minute, org))
                     .or_default()
