@@ -190,15 +190,29 @@ async fn act(
 ) -> Result<Json<JobAction>, ApiError> {
     auth.require_admin()?;
     let tx = auth.begin(state).await?;
+    let outcome = org_job_action(&tx, id, function == "retry").await?;
+    drop(tx.commit().await?);
+    Ok(Json(JobAction { id, outcome }))
+}
+
+/// Retries (or cancels) one of the transaction's organization's jobs
+/// through `orgjobs.org_retry_job`/`org_cancel_job`; the outcome
+/// (`retried`, `cancelled`, `requested`), or why not. The caller commits.
+pub(crate) async fn org_job_action(
+    tx: &TenantTx,
+    id: i64,
+    retry: bool,
+) -> Result<String, ApiError> {
+    let function = if retry { "retry" } else { "cancel" };
     // $1 the job; the function acts on this organization's jobs only.
-    let sql = match function {
-        "retry" => "SELECT orgjobs.org_retry_job($1)",
-        _ => "SELECT orgjobs.org_cancel_job($1)",
+    let sql = if retry {
+        "SELECT orgjobs.org_retry_job($1)"
+    } else {
+        "SELECT orgjobs.org_cancel_job($1)"
     };
     let outcome: String = tx.query_one(sql, &[&id]).await?.get(0);
-    drop(tx.commit().await?);
     match outcome.as_str() {
-        "retried" | "cancelled" | "requested" => Ok(Json(JobAction { id, outcome })),
+        "retried" | "cancelled" | "requested" => Ok(outcome),
         "not_found" => Err(not_found(id)),
         "unique_key_taken" => Err(ApiError::Conflict(format!(
             "job {id} cannot be retried: another waiting job holds its unique key"

@@ -1575,6 +1575,68 @@ async fn dashboard_operator_forms_need_their_csrf_token_and_roles_hold() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(api.count(drafts, &[]).await, before);
 
+    // An organization's admin cancels and retries its own job from its job
+    // page; a viewer cannot; another organization's job is not found.
+    let admin = Browser::login(&base, &api.a.admin).await;
+    let job_page = format!("/org/jobs/{}", api.a.job);
+    let (status, page) = admin.get(&job_page).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("id=\"cancel\""), "{page}");
+    let admin_csrf = admin.csrf(&job_page).await;
+    let state = "SELECT state FROM orgjobs.jobs WHERE id = $1";
+    let job_state = || async {
+        api.db
+            .admin_client()
+            .await
+            .query_one(state, &[&api.a.job])
+            .await
+            .expect("state")
+            .get::<_, String>(0)
+    };
+    let r = admin
+        .post(
+            &format!("{job_page}/cancel"),
+            &[("csrf", admin_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(job_state().await, "cancelled");
+    let r = viewer
+        .post(
+            &format!("{job_page}/retry"),
+            &[("csrf", viewer_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(job_state().await, "cancelled", "a viewer changed nothing");
+    let r = admin
+        .post(
+            &format!("{job_page}/retry"),
+            &[("csrf", admin_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(job_state().await, "available");
+    let r = admin
+        .post(
+            &format!("/org/jobs/{}/cancel", api.b.job),
+            &[("csrf", admin_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "B's job through A's admin"
+    );
+    assert_eq!(
+        api.count(
+            "SELECT count(*) FROM orgjobs.actions WHERE organization_id = $1 AND action IN ('retry', 'cancel')",
+            &[&api.a.id],
+        )
+        .await,
+        2
+    );
+
     // Logging in again ends the browser's previous session.
     let sessions = "SELECT count(*) FROM orgjobs.dashboard_sessions";
     let n = api.count(sessions, &[]).await;

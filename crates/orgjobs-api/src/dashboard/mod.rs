@@ -62,6 +62,8 @@ pub(crate) fn routes() -> Router<ApiState> {
         .route("/org/metrics", get(org::metrics))
         .route("/org/jobs", get(org::jobs))
         .route("/org/jobs/{id}", get(org::job))
+        .route("/org/jobs/{id}/retry", post(org::retry_job))
+        .route("/org/jobs/{id}/cancel", post(org::cancel_job))
         .layer(middleware::from_fn(no_store))
         .route("/assets/dashboard.css", get(css))
         .layer(middleware::from_fn(security_headers))

@@ -383,11 +383,13 @@ pub(crate) async fn jobs(
     Ok(page(&m.viewer, "/org/jobs", "Jobs", body))
 }
 
-/// `GET /org/jobs/{id}`: one of the organization's jobs with every error.
+/// `GET /org/jobs/{id}`: one of the organization's jobs with every error
+/// (and, for an admin, Retry and Cancel).
 pub(crate) async fn job(
     State(state): State<ApiState>,
     mut m: Member,
     ApiPath(id): ApiPath<i64>,
+    Query(d): Query<Done>,
 ) -> Result<Markup, PageError> {
     let tx = m.begin(&state).await?;
     let j = crate::jobs::job_detail(&tx, id).await?;
@@ -395,7 +397,28 @@ pub(crate) async fn job(
     let j = j.ok_or_else(|| PageError::NotFound(format!("no job {id} in this organization")))?;
     let s = &j.summary;
     let errors: Vec<Value> = j.errors.as_array().cloned().unwrap_or_default();
+    let admin = m.viewer.session.principal.role == orgjobs_queue::TokenRole::Admin;
+    let retryable = matches!(s.state.as_str(), "discarded" | "cancelled" | "retryable");
+    let cancellable = matches!(
+        s.state.as_str(),
+        "available" | "scheduled" | "retryable" | "running"
+    );
     let body = html! {
+        (notice(d.done.as_deref(), None))
+        @if admin {
+            div.actions {
+                @if retryable {
+                    form.inline method="post" action={ "/org/jobs/" (id) "/retry" } {
+                        (csrf_field(&m.viewer)) button #retry type="submit" { "Retry now" }
+                    }
+                }
+                @if cancellable {
+                    form.inline method="post" action={ "/org/jobs/" (id) "/cancel" } {
+                        (csrf_field(&m.viewer)) button.danger #cancel type="submit" { "Cancel" }
+                    }
+                }
+            }
+        }
         dl.facts {
             dt { "state" } dd { (state_badge(&s.state)) }
             dt { "kind" } dd { (s.kind) }
@@ -419,4 +442,53 @@ pub(crate) async fn job(
         pre.payload { (serde_json::to_string_pretty(&j.payload).unwrap_or_default()) }
     };
     Ok(page(&m.viewer, "/org/jobs", &format!("Job {id}"), body))
+}
+
+/// `POST /org/jobs/{id}/retry` and `/cancel` (an organization's admin):
+/// through the reviewed functions that act on its own jobs only.
+async fn job_action(
+    state: ApiState,
+    mut m: Member,
+    id: i64,
+    a: Action<CsrfOnly>,
+    retry: bool,
+) -> Result<Redirect, PageError> {
+    if m.viewer.session.principal.role != orgjobs_queue::TokenRole::Admin {
+        return Err(PageError::Forbidden(
+            "retrying and cancelling jobs needs an organization admin token".into(),
+        ));
+    }
+    let tx = m.begin(&state).await?;
+    let outcome = crate::jobs::org_job_action(&tx, id, retry).await?;
+    let conn = tx.commit().await?;
+    let action = if retry { "retry" } else { "cancel" };
+    orgjobs_queue::record_action(
+        &**conn,
+        &a.viewer.actor(),
+        Some(m.org),
+        action,
+        &format!("job {id}: {outcome}"),
+    )
+    .await?;
+    Ok(Redirect::to(&format!("/org/jobs/{id}?done={outcome}")))
+}
+
+/// `POST /org/jobs/{id}/retry`.
+pub(crate) async fn retry_job(
+    State(state): State<ApiState>,
+    m: Member,
+    ApiPath(id): ApiPath<i64>,
+    a: Action<CsrfOnly>,
+) -> Result<Redirect, PageError> {
+    job_action(state, m, id, a, true).await
+}
+
+/// `POST /org/jobs/{id}/cancel`.
+pub(crate) async fn cancel_job(
+    State(state): State<ApiState>,
+    m: Member,
+    ApiPath(id): ApiPath<i64>,
+    a: Action<CsrfOnly>,
+) -> Result<Redirect, PageError> {
+    job_action(state, m, id, a, false).await
 }
