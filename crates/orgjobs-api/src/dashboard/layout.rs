@@ -276,3 +276,55 @@ pub(crate) fn given(v: &Option<String>) -> Option<&str> {
 pub(crate) fn state_badge(state: &str) -> Markup {
     html! { span class={ "badge state-" (state) } { (state) } }
 }
+
+/// A job's Retry and Cancel buttons, those its state allows (`path`: the
+/// job's page, whose `/retry` and `/cancel` take the forms).
+pub(crate) fn job_buttons(viewer: &Viewer, path: &str, state: &str) -> Markup {
+    let retryable = matches!(state, "discarded" | "cancelled" | "retryable");
+    let cancellable = matches!(state, "available" | "scheduled" | "retryable" | "running");
+    html! {
+        div.actions {
+            @if retryable {
+                form.inline method="post" action={ (path) "/retry" } {
+                    (csrf_field(viewer)) button #retry type="submit" { "Retry now" }
+                }
+            }
+            @if cancellable {
+                form.inline method="post" action={ (path) "/cancel" } {
+                    (csrf_field(viewer)) button.danger #cancel type="submit" { "Cancel" }
+                }
+            }
+        }
+    }
+}
+
+/// One timeline entry per failed attempt of a job (its `errors` array:
+/// `{attempt, at, worker, error}`), naming the worker when `workers`.
+pub(crate) fn failed_attempts(errors: &serde_json::Value, workers: bool) -> Markup {
+    let text = |e: &serde_json::Value, k: &str| {
+        e.get(k)
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    html! {
+        @for e in errors.as_array().map(Vec::as_slice).unwrap_or_default() {
+            li.failed {
+                span.when { (text(e, "at")) }
+                " attempt " (e.get("attempt").map(|v| v.to_string()).unwrap_or_default())
+                @if workers { " failed on " code { (text(e, "worker")) } }
+                pre.error-text { (text(e, "error")) }
+            }
+        }
+    }
+}
+
+/// The first line of an error, cut to 160 characters, for listings.
+pub(crate) fn first_line(s: &str) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() > 160 {
+        format!("{}…", line.chars().take(160).collect::<String>())
+    } else {
+        line.to_owned()
+    }
+}

@@ -14,9 +14,10 @@ use uuid::Uuid;
 
 use super::chart::{Series, line_chart, share_bar};
 use super::layout::{
-    PageError, ago, at, count, given, notice, num, page, page_with, secs, state_badge,
+    PageError, ago, at, count, failed_attempts, first_line, given, job_buttons, notice, num, page,
+    page_with, secs, state_badge,
 };
-use super::session::{Action, CsrfOnly, Operator, Viewer, csrf_field};
+use super::session::{CsrfOnly, Operator, OperatorAction, csrf_field};
 use crate::problem::ApiPath;
 use crate::state::ApiState;
 
@@ -464,15 +465,6 @@ fn jobs_table(jobs: &[orgjobs_queue::JobSummary], names: &HashMap<Uuid, String>)
     }
 }
 
-fn first_line(s: &str) -> String {
-    let line = s.lines().next().unwrap_or("");
-    if line.chars().count() > 160 {
-        format!("{}…", line.chars().take(160).collect::<String>())
-    } else {
-        line.to_owned()
-    }
-}
-
 /// `GET /ops/jobs/{id}`: payload, attempt timeline, every error, actions.
 pub(crate) async fn job(
     State(state): State<ApiState>,
@@ -484,12 +476,6 @@ pub(crate) async fn job(
     let j = orgjobs_queue::show_job(&op.conn, id).await?;
     let s = &j.summary;
     let payload = serde_json::to_string_pretty(&j.payload).unwrap_or_default();
-    let errors: Vec<serde_json::Value> = j.errors.as_array().cloned().unwrap_or_default();
-    let retryable = matches!(s.state.as_str(), "discarded" | "cancelled" | "retryable");
-    let cancellable = matches!(
-        s.state.as_str(),
-        "available" | "scheduled" | "retryable" | "running"
-    );
     let body = html! {
         (notice(d.done.as_deref(), d.n))
         dl.facts #job-facts {
@@ -501,30 +487,12 @@ pub(crate) async fn job(
             @if let Some(k) = &j.unique_key { dt { "unique key" } dd { code { (k) } } }
             @if let Some(w) = &j.locked_by { dt { "held by" } dd { code { (w) } } }
         }
-        div.actions {
-            @if retryable {
-                form.inline method="post" action={ "/ops/jobs/" (id) "/retry" } {
-                    (csrf_field(&op.viewer)) button #retry type="submit" { "Retry now" }
-                }
-            }
-            @if cancellable {
-                form.inline method="post" action={ "/ops/jobs/" (id) "/cancel" } {
-                    (csrf_field(&op.viewer)) button.danger #cancel type="submit" { "Cancel" }
-                }
-            }
-        }
+        (job_buttons(&op.viewer, &format!("/ops/jobs/{id}"), &s.state))
         h2 { "Timeline" }
         ol.timeline #timeline {
             li { span.when { (at(s.created_at)) } " enqueued" }
             @if s.run_at != s.created_at { li { span.when { (at(s.run_at)) } " runnable from" } }
-            @for e in &errors {
-                li.failed {
-                    span.when { (e.get("at").and_then(|v| v.as_str()).unwrap_or("")) }
-                    " attempt " (e.get("attempt").map(|v| v.to_string()).unwrap_or_default())
-                    " failed on " code { (e.get("worker").and_then(|v| v.as_str()).unwrap_or("?")) }
-                    pre.error-text { (e.get("error").and_then(|v| v.as_str()).unwrap_or("")) }
-                }
-            }
+            (failed_attempts(&j.errors, true))
             @if let Some(t) = j.attempted_at { li { span.when { (at(t)) } " last attempt started" } }
             @if let Some(t) = j.cancel_requested_at { li { span.when { (at(t)) } " cancel requested" } }
             @if let Some(t) = j.finalized_at { li { span.when { (at(t)) } " " (s.state) } }
@@ -537,11 +505,11 @@ pub(crate) async fn job(
 
 async fn log(
     op: &Operator,
-    viewer: &Viewer,
     org: Option<Uuid>,
     action: &str,
     detail: &str,
 ) -> Result<(), PageError> {
+    let viewer = &op.viewer;
     tracing::info!(event = "operator_action", token = %viewer.session.principal.token_id, action, detail, via = "dashboard");
     orgjobs_queue::record_action(&**op.conn, &viewer.actor(), org, action, detail).await?;
     Ok(())
@@ -549,31 +517,29 @@ async fn log(
 
 /// `POST /ops/jobs/{id}/retry`.
 pub(crate) async fn retry(
-    op: Operator,
     ApiPath(id): ApiPath<i64>,
-    a: Action<CsrfOnly>,
+    OperatorAction { op, .. }: OperatorAction<CsrfOnly>,
 ) -> Result<Redirect, PageError> {
     orgjobs_queue::retry_job(&op.conn, id).await?;
     let org = orgjobs_queue::show_job(&op.conn, id)
         .await?
         .summary
         .organization_id;
-    log(&op, &a.viewer, org, "retry", &format!("job {id}")).await?;
+    log(&op, org, "retry", &format!("job {id}")).await?;
     Ok(Redirect::to(&format!("/ops/jobs/{id}?done=retried")))
 }
 
 /// `POST /ops/jobs/{id}/cancel`.
 pub(crate) async fn cancel(
-    op: Operator,
     ApiPath(id): ApiPath<i64>,
-    a: Action<CsrfOnly>,
+    OperatorAction { op, .. }: OperatorAction<CsrfOnly>,
 ) -> Result<Redirect, PageError> {
     let outcome = orgjobs_queue::cancel_job(&op.conn, id).await?;
     let org = orgjobs_queue::show_job(&op.conn, id)
         .await?
         .summary
         .organization_id;
-    log(&op, &a.viewer, org, "cancel", &format!("job {id}")).await?;
+    log(&op, org, "cancel", &format!("job {id}")).await?;
     let done = match outcome {
         orgjobs_queue::CancelOutcome::Cancelled => "cancelled",
         orgjobs_queue::CancelOutcome::Requested => "requested",
@@ -688,9 +654,11 @@ fn url_pairs(q: &str) -> Vec<(String, String)> {
 }
 
 /// `POST /ops/bulk`: does it.
-pub(crate) async fn bulk(op: Operator, a: Action<BulkForm>) -> Result<Redirect, PageError> {
-    let action = bulk_action(a.form.action.as_deref())?;
-    let mut filter = a.form.filter.filter()?;
+pub(crate) async fn bulk(
+    OperatorAction { op, form }: OperatorAction<BulkForm>,
+) -> Result<Redirect, PageError> {
+    let action = bulk_action(form.action.as_deref())?;
+    let mut filter = form.filter.filter()?;
     filter.before_id = None;
     let n = match action {
         BulkAction::Retry => orgjobs_queue::retry_discarded(&op.conn, &filter).await?,
@@ -710,14 +678,12 @@ pub(crate) async fn bulk(op: Operator, a: Action<BulkForm>) -> Result<Redirect, 
     };
     log(
         &op,
-        &a.viewer,
         filter.organization_id,
         name,
         &format!("{n} jobs; {filter:?}"),
     )
     .await?;
-    let q = a
-        .form
+    let q = form
         .filter
         .query_with(&[("done", done.to_owned()), ("n", n.to_string())]);
     Ok(Redirect::to(&format!("/ops/jobs?{q}")))
@@ -781,24 +747,25 @@ impl PauseForm {
 }
 
 /// `POST /ops/pauses`.
-pub(crate) async fn pause(op: Operator, a: Action<PauseForm>) -> Result<Redirect, PageError> {
-    let (org, kind) = a.form.key()?;
+pub(crate) async fn pause(
+    OperatorAction { op, form }: OperatorAction<PauseForm>,
+) -> Result<Redirect, PageError> {
+    let (org, kind) = form.key()?;
     orgjobs_queue::pause(
         &op.conn,
         org,
         kind.as_deref(),
-        a.form.reason.trim(),
-        &a.viewer.actor(),
+        form.reason.trim(),
+        &op.viewer.actor(),
     )
     .await?;
     log(
         &op,
-        &a.viewer,
         org,
         "pause",
         &format!(
             "organization {org:?}, kind {kind:?}: {}",
-            a.form.reason.trim()
+            form.reason.trim()
         ),
     )
     .await?;
@@ -806,8 +773,10 @@ pub(crate) async fn pause(op: Operator, a: Action<PauseForm>) -> Result<Redirect
 }
 
 /// `POST /ops/pauses/end`.
-pub(crate) async fn resume(op: Operator, a: Action<PauseForm>) -> Result<Redirect, PageError> {
-    let (org, kind) = a.form.key()?;
+pub(crate) async fn resume(
+    OperatorAction { op, form }: OperatorAction<PauseForm>,
+) -> Result<Redirect, PageError> {
+    let (org, kind) = form.key()?;
     if !orgjobs_queue::resume(&op.conn, org, kind.as_deref()).await? {
         return Err(PageError::NotFound(
             "no such pause (already resumed?)".into(),
@@ -815,7 +784,6 @@ pub(crate) async fn resume(op: Operator, a: Action<PauseForm>) -> Result<Redirec
     }
     log(
         &op,
-        &a.viewer,
         org,
         "resume",
         &format!("organization {org:?}, kind {kind:?}"),

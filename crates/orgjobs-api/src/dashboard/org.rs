@@ -13,8 +13,10 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::chart::{Series, line_chart};
-use super::layout::{PageError, ago, at, given, notice, page, state_badge};
-use super::session::{Action, CsrfOnly, Member, csrf_field};
+use super::layout::{
+    PageError, ago, at, failed_attempts, first_line, given, job_buttons, notice, page, state_badge,
+};
+use super::session::{Member, MemberAction, csrf_field};
 use crate::problem::ApiPath;
 use crate::state::ApiState;
 use crate::tickets::{TicketFilter, load_detail, parse_cursor, ticket_page};
@@ -208,9 +210,8 @@ pub(crate) async fn ticket(
 /// admins).
 pub(crate) async fn reply_draft(
     State(state): State<ApiState>,
-    mut m: Member,
     ApiPath(id): ApiPath<Uuid>,
-    a: Action<CsrfOnly>,
+    MemberAction(mut m): MemberAction,
 ) -> Result<Redirect, PageError> {
     if !m.can_act() {
         return Err(PageError::Forbidden(
@@ -234,7 +235,7 @@ pub(crate) async fn reply_draft(
     let conn = tx.commit().await?;
     orgjobs_queue::record_action(
         &**conn,
-        &a.viewer.actor(),
+        &m.viewer.actor(),
         Some(m.org),
         "request_reply_draft",
         &format!("ticket {id}, job {job}"),
@@ -368,7 +369,7 @@ pub(crate) async fn jobs(
                         td { (state_badge(&j.state)) }
                         td.num { (j.attempt) "/" (j.max_attempts) }
                         td title=(at(j.created_at)) { (ago(j.created_at)) }
-                        td.error-text { (j.last_error.as_deref().and_then(|e| e.lines().next()).unwrap_or("")) }
+                        td.error-text { (j.last_error.as_deref().map(first_line).unwrap_or_default()) }
                     }
                 }
                 @if p.jobs.is_empty() { tr { td colspan="6" .muted { "No jobs." } } }
@@ -396,29 +397,10 @@ pub(crate) async fn job(
     drop(tx.commit().await?);
     let j = j.ok_or_else(|| PageError::NotFound(format!("no job {id} in this organization")))?;
     let s = &j.summary;
-    let errors: Vec<Value> = j.errors.as_array().cloned().unwrap_or_default();
     let admin = m.viewer.session.principal.role == orgjobs_queue::TokenRole::Admin;
-    let retryable = matches!(s.state.as_str(), "discarded" | "cancelled" | "retryable");
-    let cancellable = matches!(
-        s.state.as_str(),
-        "available" | "scheduled" | "retryable" | "running"
-    );
     let body = html! {
         (notice(d.done.as_deref(), None))
-        @if admin {
-            div.actions {
-                @if retryable {
-                    form.inline method="post" action={ "/org/jobs/" (id) "/retry" } {
-                        (csrf_field(&m.viewer)) button #retry type="submit" { "Retry now" }
-                    }
-                }
-                @if cancellable {
-                    form.inline method="post" action={ "/org/jobs/" (id) "/cancel" } {
-                        (csrf_field(&m.viewer)) button.danger #cancel type="submit" { "Cancel" }
-                    }
-                }
-            }
-        }
+        @if admin { (job_buttons(&m.viewer, &format!("/org/jobs/{id}"), &s.state)) }
         dl.facts {
             dt { "state" } dd { (state_badge(&s.state)) }
             dt { "kind" } dd { (s.kind) }
@@ -428,16 +410,8 @@ pub(crate) async fn job(
             @if let Some(t) = s.finalized_at { dt { "finished" } dd { (at(t)) } }
         }
         h2 { "Errors" }
-        @if errors.is_empty() { p.muted { "None." } }
-        ol.timeline {
-            @for e in &errors {
-                li.failed {
-                    span.when { (e.get("at").and_then(Value::as_str).unwrap_or("")) }
-                    " attempt " (e.get("attempt").map(|v| v.to_string()).unwrap_or_default())
-                    pre.error-text { (e.get("error").and_then(Value::as_str).unwrap_or("")) }
-                }
-            }
-        }
+        @if j.errors.as_array().is_none_or(Vec::is_empty) { p.muted { "None." } }
+        ol.timeline { (failed_attempts(&j.errors, false)) }
         h2 { "Payload" }
         pre.payload { (serde_json::to_string_pretty(&j.payload).unwrap_or_default()) }
     };
@@ -450,7 +424,6 @@ async fn job_action(
     state: ApiState,
     mut m: Member,
     id: i64,
-    a: Action<CsrfOnly>,
     retry: bool,
 ) -> Result<Redirect, PageError> {
     if m.viewer.session.principal.role != orgjobs_queue::TokenRole::Admin {
@@ -464,7 +437,7 @@ async fn job_action(
     let action = if retry { "retry" } else { "cancel" };
     orgjobs_queue::record_action(
         &**conn,
-        &a.viewer.actor(),
+        &m.viewer.actor(),
         Some(m.org),
         action,
         &format!("job {id}: {outcome}"),
@@ -476,19 +449,17 @@ async fn job_action(
 /// `POST /org/jobs/{id}/retry`.
 pub(crate) async fn retry_job(
     State(state): State<ApiState>,
-    m: Member,
     ApiPath(id): ApiPath<i64>,
-    a: Action<CsrfOnly>,
+    MemberAction(m): MemberAction,
 ) -> Result<Redirect, PageError> {
-    job_action(state, m, id, a, true).await
+    job_action(state, m, id, true).await
 }
 
 /// `POST /org/jobs/{id}/cancel`.
 pub(crate) async fn cancel_job(
     State(state): State<ApiState>,
-    m: Member,
     ApiPath(id): ApiPath<i64>,
-    a: Action<CsrfOnly>,
+    MemberAction(m): MemberAction,
 ) -> Result<Redirect, PageError> {
-    job_action(state, m, id, a, false).await
+    job_action(state, m, id, false).await
 }

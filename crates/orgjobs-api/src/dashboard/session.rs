@@ -146,6 +146,14 @@ impl FromRequestParts<ApiState> for Operator {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, PageError> {
         let viewer =
             <Viewer as FromRequestParts<ApiState>>::from_request_parts(parts, state).await?;
+        Operator::of(viewer, state).await
+    }
+}
+
+impl Operator {
+    /// The operator of this session (403 for an organization's), with a
+    /// connection.
+    async fn of(viewer: Viewer, state: &ApiState) -> Result<Operator, PageError> {
         if viewer.session.principal.role != TokenRole::Operator {
             return Err(PageError::Forbidden(
                 "these pages are for operators; this session belongs to an organization (its pages are under /org)".into(),
@@ -199,6 +207,13 @@ impl FromRequestParts<ApiState> for Member {
     async fn from_request_parts(parts: &mut Parts, state: &ApiState) -> Result<Self, PageError> {
         let viewer =
             <Viewer as FromRequestParts<ApiState>>::from_request_parts(parts, state).await?;
+        Member::of(viewer, state)
+    }
+}
+
+impl Member {
+    /// The organization of this session (403 for an operator's).
+    fn of(viewer: Viewer, state: &ApiState) -> Result<Member, PageError> {
         let Some(org) = viewer.session.principal.organization_id else {
             state
                 .metrics()
@@ -248,6 +263,38 @@ impl<T: DeserializeOwned> FromRequest<ApiState> for Action<T> {
         let form = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| PageError::BadRequest(format!("the form is not valid: {e}")))?;
         Ok(Action { viewer, form })
+    }
+}
+
+/// An operator's posted form: [`Action`] (the CSRF check, before anything
+/// else), then the operator and a connection, taken once the body is read.
+pub(crate) struct OperatorAction<T> {
+    pub(crate) op: Operator,
+    pub(crate) form: T,
+}
+
+impl<T: DeserializeOwned + Send> FromRequest<ApiState> for OperatorAction<T> {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, PageError> {
+        let Action { viewer, form } = Action::<T>::from_request(req, state).await?;
+        Ok(OperatorAction {
+            op: Operator::of(viewer, state).await?,
+            form,
+        })
+    }
+}
+
+/// An organization's posted button (a form with nothing but its CSRF
+/// token): [`Action`], then the organization.
+pub(crate) struct MemberAction(pub(crate) Member);
+
+impl FromRequest<ApiState> for MemberAction {
+    type Rejection = PageError;
+
+    async fn from_request(req: Request, state: &ApiState) -> Result<Self, PageError> {
+        let Action { viewer, .. } = Action::<CsrfOnly>::from_request(req, state).await?;
+        Ok(MemberAction(Member::of(viewer, state)?))
     }
 }
 
