@@ -1304,47 +1304,38 @@ async fn dashboard_sessions_are_confined_and_every_form_needs_its_csrf_token() {
         session.contains("HttpOnly") && session.contains("SameSite=Strict"),
         "{session}"
     );
-    let cookie = session.split(';').next().expect("pair").to_owned();
-    let get = |path: String| {
-        let (http, base, cookie) = (http.clone(), base.clone(), cookie.clone());
-        async move {
-            let r = http
-                .get(format!("{base}{path}"))
-                .header("cookie", cookie)
-                .send()
-                .await
-                .expect("get");
-            let status = r.status();
-            let cache = r
-                .headers()
-                .get("cache-control")
-                .map(|v| v.to_str().unwrap_or("").to_owned());
-            (status, cache, r.text().await.expect("text"))
-        }
+    let a_session = Browser {
+        http: http.clone(),
+        base: base.clone(),
+        cookie: session.split(';').next().expect("pair").to_owned(),
     };
-    let (status, cache, page) = get(format!("/org/tickets/{}", api.a.ticket)).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    assert_eq!(cache.as_deref(), Some("no-store"));
+    let ticket_page = format!("/org/tickets/{}", api.a.ticket);
+    let r = http
+        .get(format!("{base}{ticket_page}"))
+        .header("cookie", &a_session.cookie)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+    let page = r.text().await.expect("page");
     assert!(page.contains("Acme's card has not arrived"), "{page}");
-    let csrf = page
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .expect("the page's CSRF token")
-        .to_owned();
+    let csrf = a_session.csrf(&ticket_page).await;
     // B's ticket and job through A's session: not found, nothing of B shown.
-    let (status, _, page) = get(format!("/org/tickets/{}", api.b.ticket)).await;
+    let (status, page) = a_session
+        .get(&format!("/org/tickets/{}", api.b.ticket))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(!page.contains("Beta"), "{page}");
-    let (status, _, _) = get(format!("/org/jobs/{}", api.b.job)).await;
+    let (status, _) = a_session.get(&format!("/org/jobs/{}", api.b.job)).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _, page) = get("/org".into()).await;
+    let (status, page) = a_session.get("/org").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         page.contains("Acme's card") && !page.contains("Beta's card"),
         "{page}"
     );
-    let (status, _, _) = get("/ops".into()).await;
+    let (status, _) = a_session.get("/ops").await;
     assert_eq!(
         status,
         StatusCode::FORBIDDEN,
@@ -1353,37 +1344,38 @@ async fn dashboard_sessions_are_confined_and_every_form_needs_its_csrf_token() {
 
     // A form without (or with another) CSRF token does nothing.
     let c = api.db.admin_client().await;
-    let drafts = || async {
-        c.query_one(
-            "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SMART_REPLY' AND organization_id = $1",
-            &[&api.a.id],
-        )
-        .await
-        .expect("count")
-        .get::<_, i64>(0)
-    };
-    let before = drafts().await;
-    let post = |body: String| {
-        let (http, base, cookie, t) = (http.clone(), base.clone(), cookie.clone(), api.a.ticket);
+    let drafts = |org: Uuid| {
+        let c = &c;
         async move {
-            http.post(format!("{base}/org/tickets/{t}/reply-draft"))
-                .header("cookie", cookie)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body)
-                .send()
-                .await
-                .expect("post")
-                .status()
+            c.query_one(
+                "SELECT count(*) FROM orgjobs.jobs WHERE kind = 'SMART_REPLY' AND organization_id = $1",
+                &[&org],
+            )
+            .await
+            .expect("count")
+            .get::<_, i64>(0)
         }
     };
-    assert_eq!(post(String::new()).await, StatusCode::FORBIDDEN);
-    assert_eq!(
-        post(format!("csrf={login_csrf}")).await,
-        StatusCode::FORBIDDEN
-    );
-    assert_eq!(drafts().await, before, "nothing enqueued");
-    assert_eq!(post(format!("csrf={csrf}")).await, StatusCode::SEE_OTHER);
-    assert_eq!(drafts().await, before + 1);
+    let (before, before_b) = (drafts(api.a.id).await, drafts(api.b.id).await);
+    let draft = format!("{ticket_page}/reply-draft");
+    for form in [vec![], vec![("csrf", login_csrf.as_str())]] {
+        let r = a_session.post(&draft, &form).await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{form:?}");
+    }
+    assert_eq!(drafts(api.a.id).await, before, "nothing enqueued");
+    let r = a_session.post(&draft, &[("csrf", csrf.as_str())]).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(drafts(api.a.id).await, before + 1);
+    // B's ticket, with A's valid CSRF token: not found, nothing enqueued.
+    let r = a_session
+        .post(
+            &format!("/org/tickets/{}/reply-draft", api.b.ticket),
+            &[("csrf", csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(drafts(api.b.id).await, before_b);
+    assert_eq!(drafts(api.a.id).await, before + 1);
     let logged: i64 = c
         .query_one(
             "SELECT count(*) FROM orgjobs.actions WHERE action = 'request_reply_draft' AND organization_id = $1",
@@ -1401,7 +1393,7 @@ async fn dashboard_sessions_are_confined_and_every_form_needs_its_csrf_token() {
         .expect("the session row")
         .get(0);
     assert!(revoke_token(&c, id).await.expect("revoke"));
-    let (status, _, _) = get("/org".into()).await;
+    let (status, _) = a_session.get("/org").await;
     assert_eq!(status, StatusCode::SEE_OTHER, "back to the login page");
 }
 
@@ -1627,6 +1619,18 @@ async fn dashboard_operator_forms_need_their_csrf_token_and_roles_hold() {
         r.status(),
         StatusCode::NOT_FOUND,
         "B's job through A's admin"
+    );
+    let r = admin
+        .post(
+            &format!("/org/jobs/{}/retry", api.b.job),
+            &[("csrf", admin_csrf.as_str())],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        api.count(dead, &[&api.b.job]).await,
+        1,
+        "B's dead letter is untouched"
     );
     assert_eq!(
         api.count(

@@ -490,3 +490,53 @@ async fn proof_fails_when_the_tenant_role_may_read_a_queue_table() {
         "{out}"
     );
 }
+
+/// The dashboard's tables (workers, their per-minute history with each
+/// organization's counts, sessions, the actions log with organizations'
+/// ticket ids) are operator data: the tenant role cannot read them, and a
+/// grant of any of them fails the proof, naming it.
+#[tokio::test]
+async fn the_dashboards_tables_are_closed_to_tenants() {
+    let db = common::db().await;
+    let pool = common::pool(&db, 2).await;
+    let a = common::seed_org(&pool, "A", 0).await;
+    let c = db.admin_client().await;
+    let url = db.url_string();
+    expect_clean(url);
+    for table in ["workers", "worker_minutes", "dashboard_sessions", "actions"] {
+        c.batch_execute("BEGIN").await.expect("begin");
+        c.query(SET_TENANT_CONTEXT, &[&"orgjobs_tenant", &a.to_string()])
+            .await
+            .expect("context");
+        let read = c
+            .query_one(&format!("SELECT count(*) FROM orgjobs.{table}"), &[])
+            .await;
+        c.batch_execute("ROLLBACK").await.expect("rollback");
+        assert_eq!(
+            read.err()
+                .and_then(|e| e.code().map(|c| c.code().to_owned())),
+            Some("42501".to_owned()),
+            "a tenant transaction cannot read orgjobs.{table}"
+        );
+        c.batch_execute(&format!(
+            "GRANT SELECT ON orgjobs.{table} TO orgjobs_tenant"
+        ))
+        .await
+        .expect("grant");
+        let proof = orgjobs(url, &["proof"]);
+        assert!(!proof.status.success(), "{}", text(&proof));
+        let out = String::from_utf8_lossy(&proof.stdout);
+        assert!(
+            out.lines()
+                .any(|l| l.starts_with("FAIL  queue closed to tenants:")
+                    && l.contains(&format!("orgjobs.{table}"))),
+            "{out}"
+        );
+        c.batch_execute(&format!(
+            "REVOKE SELECT ON orgjobs.{table} FROM orgjobs_tenant"
+        ))
+        .await
+        .expect("revoke");
+    }
+    expect_clean(url);
+}
