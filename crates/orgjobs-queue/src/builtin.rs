@@ -73,7 +73,10 @@ impl GlobalHandler for Cleanup {
 }
 
 /// `SYSTEM_METRICS`: sets the `queue_depth{kind,state}` gauge from the jobs
-/// table. Kinds this worker does not know are counted under `unknown`.
+/// table, the paused gauges, when the oldest runnable job that no pause
+/// holds became runnable (`queue_oldest_runnable_timestamp_seconds`), and
+/// when it ran (`system_metrics_timestamp_seconds`). Kinds this worker does
+/// not know are counted under `unknown`.
 pub struct SystemMetrics {
     metrics: Metrics,
     known: Vec<String>,
@@ -141,9 +144,31 @@ impl GlobalHandler for SystemMetrics {
                 self.metrics.paused_kinds.with_label_values(&[&kind]).set(1);
             }
         }
+        let oldest = s.query(OLDEST_RUNNABLE_SQL, &[]).await?;
+        if let Some(r) = oldest.first() {
+            self.metrics.queue_oldest_runnable.set(r.get(0));
+            self.metrics.system_metrics_at.set(r.get(1));
+        }
         Ok(())
     }
 }
+
+/// When the oldest runnable job became runnable (its `run_at`), and the
+/// time of the reading, both as Unix seconds; the reading's time when no
+/// job is runnable. Jobs a pause holds wait by an operator's decision and
+/// are left out (the paused gauges count those); rate-limited jobs are not.
+/// Global jobs (no organization) are held only by a pause of their kind.
+const OLDEST_RUNNABLE_SQL: &str = concat!(
+    "SELECT extract(epoch FROM coalesce(min(j.run_at), now()))::float8,
+            extract(epoch FROM now())::float8
+     FROM orgjobs.jobs j
+     WHERE j.state IN ",
+    crate::states::waiting_states_sql!(),
+    " AND j.run_at <= now()
+       AND NOT EXISTS (SELECT 1 FROM orgjobs.pauses p
+                       WHERE (p.organization_id IS NULL OR p.organization_id = j.organization_id)
+                         AND (p.kind IS NULL OR p.kind = j.kind))"
+);
 
 /// `MIGRATION`: applies pending migrations through the queue, with the same
 /// code as `orgjobs migrate`. Runs as the worker's login role, which must own

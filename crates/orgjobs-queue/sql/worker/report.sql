@@ -1,7 +1,11 @@
 -- A worker's report: renews its row, adds its tallies to the history, and
 -- deletes history older than two hours and workers gone for a day.
 -- $1 worker id, $2 host, $3 pid, $4 concurrency, $5 kinds, $6 started at,
--- $7..$14 the tallies, one array element per (minute, organization, kind).
+-- $7..$14 the tallies, one array element per (minute, organization, kind),
+-- $15 seconds after which a worker that has not reported is counted.
+-- Returns one row: how many other workers, not stopped, last reported more
+-- than $15 seconds ago (read from the statement's snapshot, which the
+-- writes above do not change; this worker is left out, as it reports now).
 WITH me AS (
     INSERT INTO orgjobs.workers AS w (id, host, pid, concurrency, kinds, started_at, heartbeat_at)
     VALUES ($1, $2, $3, $4, $5, $6, now())
@@ -25,5 +29,9 @@ tallies AS (
 ),
 gone AS (
     DELETE FROM orgjobs.workers WHERE heartbeat_at < now() - interval '1 day' AND id <> $1
+),
+expired AS (
+    DELETE FROM orgjobs.worker_minutes WHERE minute < now() - interval '2 hours'
 )
-DELETE FROM orgjobs.worker_minutes WHERE minute < now() - interval '2 hours'
+SELECT count(*)::int8 FROM orgjobs.workers
+WHERE id <> $1 AND stopped_at IS NULL AND heartbeat_at < now() - make_interval(secs => $15)

@@ -17,6 +17,7 @@ pub use leader::{Leader, MAINTENANCE};
 pub use rescuer::{RescueReport, Rescuer};
 
 use crate::db::ServiceDb;
+use crate::metrics::Metrics;
 use crate::periodic::Periodic;
 
 /// The maintenance a worker takes part in: leadership, and while it leads,
@@ -25,6 +26,8 @@ pub(crate) struct Maintenance {
     pub(crate) leader: Leader,
     rescuer: Rescuer,
     enqueuer: PeriodicEnqueuer,
+    /// `jobs_rescued_total{outcome}` counts what the rescuer reports.
+    metrics: Metrics,
 }
 
 impl Maintenance {
@@ -33,11 +36,13 @@ impl Maintenance {
         worker_id: &str,
         leader_ttl: Duration,
         periodic: Vec<Periodic>,
+        metrics: Metrics,
     ) -> Self {
         Maintenance {
             leader: Leader::new(db.clone(), MAINTENANCE, worker_id, leader_ttl),
             rescuer: Rescuer::new(db.clone()),
             enqueuer: PeriodicEnqueuer::new(db, periodic),
+            metrics,
         }
     }
 
@@ -64,6 +69,18 @@ impl Maintenance {
             return Ok(false);
         }
         let rescued = self.rescuer.run_once().await?;
+        // Counted by the leader that rescued them: summed over workers, the
+        // counter is the cluster's rescue count.
+        for (outcome, n) in [
+            ("retried", rescued.retried),
+            ("discarded", rescued.discarded),
+            ("cancelled", rescued.cancelled),
+        ] {
+            self.metrics
+                .jobs_rescued
+                .with_label_values(&[outcome])
+                .inc_by(n as u64);
+        }
         if rescued.total() > 0 {
             info!(
                 event = "rescue",

@@ -202,6 +202,7 @@ impl Worker {
             &ctx.config.worker_id,
             ctx.config.leader_ttl,
             ctx.config.periodic.clone(),
+            ctx.metrics.clone(),
         ));
         // Through a shared handle, so that resign() can use the same state
         // after the ticking task is aborted.
@@ -496,16 +497,20 @@ async fn report_loop(ctx: Arc<Ctx>, mut stop: tokio::sync::watch::Receiver<bool>
     }
 }
 
+/// One report; sets `workers_without_heartbeat` from it.
 async fn report_once(ctx: &Ctx) -> Result<(), crate::error::DbError> {
     let conn = checkout(&ctx.pool, "reporting the worker").await?;
-    ctx.reports
+    let silent = ctx
+        .reports
         .report(
             &conn,
             &ctx.config.worker_id,
             ctx.config.concurrency,
             &ctx.registry.kind_list(),
         )
-        .await
+        .await?;
+    ctx.metrics.workers_without_heartbeat.set(silent);
+    Ok(())
 }
 
 /// The last report of a worker that stops, and its stop.

@@ -9,6 +9,11 @@
 //! than two hours. A report that fails is logged and its tallies are kept
 //! for the next one; history is for people, so at worst a worker that dies
 //! loses its last few seconds of it.
+//!
+//! The same statement counts the other workers that have gone silent (not
+//! stopped, no report for [`SILENT_AFTER`]): every worker sets
+//! `orgjobs_workers_without_heartbeat` from it, so the gauge is fresh on
+//! each of them, and a worker that hangs or dies is seen by its peers.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +28,10 @@ use crate::error::DbError;
 
 /// How often a worker reports.
 pub(crate) const REPORT_EVERY: Duration = Duration::from_secs(5);
+
+/// A worker that has not reported for this long (six reports missed) is
+/// counted as without heartbeat.
+pub(crate) const SILENT_AFTER: Duration = Duration::from_secs(30);
 
 const REPORT_SQL: &str = include_str!("../../sql/worker/report.sql");
 const STOPPED_SQL: &str =
@@ -131,15 +140,17 @@ impl Reports {
             .collect()
     }
 
-    /// Writes the tallies and renews the worker's row (one statement). On
-    /// failure the tallies are put back for the next report.
+    /// Writes the tallies and renews the worker's row (one statement);
+    /// returns how many other workers are without heartbeat (see
+    /// [`SILENT_AFTER`]). On failure the tallies are put back for the next
+    /// report.
     pub(crate) async fn report(
         &self,
         client: &tokio_postgres::Client,
         worker_id: &str,
         concurrency: usize,
         kinds: &str,
-    ) -> Result<(), DbError> {
+    ) -> Result<i64, DbError> {
         let drained = self.drain();
         let mut minutes = Vec::with_capacity(drained.len());
         let mut orgs = Vec::with_capacity(drained.len());
@@ -161,6 +172,7 @@ impl Reports {
         }
         let pid = i32::try_from(std::process::id()).unwrap_or(0);
         let concurrency = i32::try_from(concurrency).unwrap_or(i32::MAX);
+        let silent_after = SILENT_AFTER.as_secs_f64();
         let result = client
             .query_typed(
                 REPORT_SQL,
@@ -179,28 +191,31 @@ impl Reports {
                     (&run, Type::FLOAT8_ARRAY),
                     (&wait, Type::FLOAT8_ARRAY),
                     (&wait_max, Type::FLOAT8_ARRAY),
+                    (&silent_after, Type::FLOAT8),
                 ],
             )
             .await;
-        if let Err(e) = result {
-            // Kept for the next report, except what the history would
-            // delete anyway (so that a database down for hours does not
-            // grow them without bound).
-            let oldest = Utc::now() - chrono::Duration::hours(2);
-            let mut tallies = self.tallies();
-            for ((minute, org, kind), t) in
-                drained.into_iter().filter(|((m, _, _), _)| *m >= oldest)
-            {
-                tallies
-                    .entry((minute, org))
-                    .or_default()
-                    .entry(kind)
-                    .or_default()
-                    .add(&t);
+        match result {
+            Ok(rows) => Ok(rows.first().map_or(0, |r| r.get(0))),
+            Err(e) => {
+                // Kept for the next report, except what the history would
+                // delete anyway (so that a database down for hours does not
+                // grow them without bound).
+                let oldest = Utc::now() - chrono::Duration::hours(2);
+                let mut tallies = self.tallies();
+                for ((minute, org, kind), t) in
+                    drained.into_iter().filter(|((m, _, _), _)| *m >= oldest)
+                {
+                    tallies
+                        .entry((minute, org))
+                        .or_default()
+                        .entry(kind)
+                        .or_default()
+                        .add(&t);
+                }
+                Err(DbError::query("reporting the worker", e))
             }
-            return Err(DbError::query("reporting the worker", e));
         }
-        Ok(())
     }
 
     /// Marks the worker stopped.
