@@ -555,7 +555,7 @@ fn the_dashboard_is_grafana_json_with_valid_promql() {
 fn unit_value<'a>(unit: &'a str, key: &str) -> Option<&'a str> {
     unit.lines()
         .filter_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
-        .last()
+        .next_back()
 }
 
 fn seconds(value: &str) -> f64 {
