@@ -14,6 +14,7 @@ mod audit;
 mod builtin;
 mod cancel;
 mod catalog;
+pub mod citus;
 mod clock;
 mod databases;
 mod db;
@@ -77,7 +78,8 @@ pub use registry::{
     UnknownKind,
 };
 pub use session::{
-    GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx, TxError,
+    ContextMode, GlobalRole, GlobalTx, SET_TENANT_CONTEXT, ScopedTx, SessionConfig, TenantTx,
+    TxError, set_tenant_context,
 };
 pub use sessions::{
     Action, NewSession, Session, create_session, end_session, find_session, recent_actions,

@@ -35,7 +35,7 @@ use tokio_postgres::types::Type;
 use uuid::Uuid;
 
 use crate::error::DbError;
-use crate::session::{SET_TENANT_CONTEXT, SessionConfig, TenantTx, TxError};
+use crate::session::{SessionConfig, TenantTx, TxError, set_tenant_context};
 
 const STRICT_ON_SQL: &str = include_str!("../sql/strict/on.sql");
 const STRICT_OFF_SQL: &str = include_str!("../sql/strict/off.sql");
@@ -235,9 +235,7 @@ pub async fn rescoping_paths(
     // As raw SQL in the tenant role: the server's own refusal.
     let q = |e| DbError::query("trying re-scoping paths", e);
     conn.batch_execute("BEGIN").await.map_err(q)?;
-    let begin = conn
-        .query(SET_TENANT_CONTEXT, &[&roles.tenant_role, &org.to_string()])
-        .await;
+    let begin = set_tenant_context(&conn, roles, Some(org)).await;
     if let Err(e) = begin {
         let _ = conn.batch_execute("ROLLBACK").await;
         return Err(q(e));

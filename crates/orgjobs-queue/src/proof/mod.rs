@@ -174,6 +174,14 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
         ));
     }
 
+    // 4a. On Citus: the context is propagated, the tenant tables are
+    //     distributed by organization and co-located, and the roles of
+    //     tenant and global work can log in on the worker nodes.
+    if crate::session::ContextMode::detect(&conn).await? == crate::session::ContextMode::Propagated
+    {
+        checks.extend(citus_checks(&conn, roles, &tables).await?);
+    }
+
     // 4b. The ways around the tables' policies: views, definer functions,
     //     memberships, foreign keys.
     let holes = crate::audit::holes(&conn, tenant).await?;
@@ -190,8 +198,8 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
     let orgs = organizations(&conn, &tables, &login).await?;
     let org_a = orgs.first().copied().unwrap_or_else(Uuid::new_v4);
     let org_b = orgs.get(1).copied().unwrap_or_else(Uuid::new_v4);
-    checks.push(no_context_check(&conn, tenant, &tables, org_a).await?);
-    checks.push(cross_org_check(&conn, tenant, &tables, org_a, org_b).await?);
+    checks.push(no_context_check(&conn, roles, &tables, org_a).await?);
+    checks.push(cross_org_check(&conn, roles, &tables, org_a, org_b).await?);
 
     // 8. The context ends with the transaction, on the same connection.
     let (check, back) = context_ends_check(conn, roles, org_a).await?;
@@ -209,5 +217,80 @@ pub async fn run_proof(pool: &Pool, roles: &SessionConfig) -> Result<Vec<Check>,
     // 10. Strict tenant mode: no way for tenant SQL to re-scope itself.
     let (check, _conn) = strict_check(conn, roles, org_a, org_b).await?;
     checks.push(check);
+    Ok(checks)
+}
+
+/// The proof's checks on a Citus coordinator.
+async fn citus_checks(
+    conn: &tokio_postgres::Client,
+    roles: &SessionConfig,
+    tables: &[catalog::TenantTable],
+) -> Result<Vec<Check>, DbError> {
+    let mut checks = Vec::new();
+    let propagated = roles.context == crate::session::ContextMode::Propagated;
+    checks.push(Check::new(
+        "citus context",
+        propagated,
+        if propagated {
+            "SET LOCAL app.current_org, propagated to the worker nodes (citus.propagate_set_commands = local)"
+        } else {
+            "this is a Citus coordinator but the proof's transactions set the context with set_config, which the worker nodes never see"
+        },
+    ));
+    let names: Vec<String> = tables.iter().map(|t| t.name.clone()).collect();
+    let placements = crate::citus::placements(conn, &names).await?;
+    let mut problems = Vec::new();
+    let mut groups: Vec<i32> = Vec::new();
+    for (t, p) in tables.iter().zip(&placements) {
+        match (p.method.as_deref(), &p.column, p.colocation) {
+            (Some("h"), Some(col), Some(group)) => {
+                // A generated organization_id cannot be the distribution
+                // column; its source (organizations.id) is.
+                if col != "organization_id" && !t.org_column_generated {
+                    problems.push(format!(
+                        "{} is distributed by {col}, not organization_id",
+                        t.name
+                    ));
+                }
+                if !groups.contains(&group) {
+                    groups.push(group);
+                }
+            }
+            _ => problems.push(format!("{} is not distributed by organization", t.name)),
+        }
+    }
+    if groups.len() > 1 {
+        problems.push(format!(
+            "the tenant tables are in {} co-location groups, not one: an organization's rows would be on several nodes",
+            groups.len()
+        ));
+    }
+    checks.push(Check::from_problems(
+        "citus placement",
+        problems,
+        format!(
+            "{} tenant tables distributed by organization, co-located",
+            tables.len()
+        ),
+    ));
+    let workers = crate::citus::worker_nodes(conn).await?;
+    let mut problems = Vec::new();
+    for role in [&roles.tenant_role, &roles.global_role] {
+        for node in crate::citus::workers_refusing_login(conn, role).await? {
+            problems.push(format!(
+                "{role} cannot log in on {node}: Citus connects to the workers as the transaction's role (`orgjobs migrate --citus` allows it)"
+            ));
+        }
+    }
+    checks.push(Check::from_problems(
+        "citus worker logins",
+        problems,
+        format!(
+            "{} and {} can log in on {} worker nodes (admit them there only from the coordinator)",
+            roles.tenant_role,
+            roles.global_role,
+            workers.len()
+        ),
+    ));
     Ok(checks)
 }

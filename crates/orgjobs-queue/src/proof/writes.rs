@@ -7,17 +7,17 @@ use uuid::Uuid;
 use super::Check;
 use crate::catalog::TenantTable;
 use crate::error::{DbError, PgErr};
-use crate::session::SET_TENANT_CONTEXT;
+use crate::session::{SessionConfig, set_tenant_context};
 
 pub(super) async fn no_context_check(
     client: &Client,
-    tenant: &str,
+    roles: &SessionConfig,
     tables: &[TenantTable],
     some_org: Uuid,
 ) -> Result<Check, DbError> {
     let mut problems = Vec::new();
     let failed = rolled_back(client, "the no-context check", || async {
-        client.query(SET_TENANT_CONTEXT, &[&tenant, &""]).await?;
+        set_tenant_context(client, roles, None).await?;
         for t in tables {
             let n: i64 = client
                 .query_one(&format!("SELECT count(*) FROM {}", t.name), &[])
@@ -100,17 +100,14 @@ pub(super) async fn expect_rejected(
 
 pub(super) async fn cross_org_check(
     client: &Client,
-    tenant: &str,
+    roles: &SessionConfig,
     tables: &[TenantTable],
     org_a: Uuid,
     org_b: Uuid,
 ) -> Result<Check, DbError> {
-    let org_a_text = org_a.to_string();
     let mut problems = Vec::new();
     let failed = rolled_back(client, "the cross-organization check", || async {
-        client
-            .query(SET_TENANT_CONTEXT, &[&tenant, &org_a_text])
-            .await?;
+        set_tenant_context(client, roles, Some(org_a)).await?;
         for t in tables {
             if !t.org_column_generated {
                 let insert = format!("INSERT INTO {} (organization_id) VALUES ($1)", t.name);

@@ -47,6 +47,61 @@ pub struct SessionConfig {
     /// Statement caching; [`StatementMode::Unnamed`] behind a
     /// transaction-pooling PgBouncer.
     pub statements: StatementMode,
+    /// How the organization context is set: [`ContextMode::detect`] chooses
+    /// for a database.
+    pub context: ContextMode,
+}
+
+/// How a tenant transaction sets its organization context. Both are
+/// transaction-local; they differ in whether the value reaches the other
+/// nodes of a Citus cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ContextMode {
+    /// `set_config('app.current_org', $2, true)` with the value bound as a
+    /// parameter: one statement, in the flight of `BEGIN`. A single server.
+    #[default]
+    Local,
+    /// On a Citus coordinator: `citus.propagate_set_commands = 'local'`, then
+    /// `SET LOCAL app.current_org = '…'`, which Citus replays on every worker
+    /// connection of the transaction (`set_config` is not propagated: the
+    /// workers would see no context and the tenant no rows). `SET` has no
+    /// parameter form, so the value is formatted into the statement — only
+    /// ever from a [`Uuid`], whose text form is hex digits and dashes.
+    Propagated,
+}
+
+impl ContextMode {
+    /// The mode for the database `client` is connected to: [`Propagated`]
+    /// when the `citus` extension is installed in it, [`Local`] otherwise.
+    /// Every process that opens tenant transactions calls this once at
+    /// start (a wrong choice fails closed: `Local` on Citus shows a tenant
+    /// no distributed rows at all).
+    ///
+    /// [`Propagated`]: ContextMode::Propagated
+    /// [`Local`]: ContextMode::Local
+    pub async fn detect(client: &Client) -> Result<ContextMode, DbError> {
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus')",
+                &[],
+            )
+            .await
+            .map_err(|e| DbError::query("looking for the citus extension", e))?;
+        Ok(if row.get::<_, bool>(0) {
+            ContextMode::Propagated
+        } else {
+            ContextMode::Local
+        })
+    }
+}
+
+impl SessionConfig {
+    /// This configuration with the context mode detected for the database
+    /// `client` is connected to ([`ContextMode::detect`]).
+    pub async fn detected(mut self, client: &Client) -> Result<Self, DbError> {
+        self.context = ContextMode::detect(client).await?;
+        Ok(self)
+    }
 }
 
 impl Default for SessionConfig {
@@ -55,6 +110,7 @@ impl Default for SessionConfig {
             tenant_role: "orgjobs_tenant".to_owned(),
             global_role: "orgjobs_global".to_owned(),
             statements: StatementMode::Cached,
+            context: ContextMode::Local,
         }
     }
 }
@@ -98,6 +154,90 @@ const SET_TENANT_CONTEXT_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1,
 
 /// [`SET_GLOBAL_CONTEXT`] for kinds with asynchronous commit.
 const SET_GLOBAL_CONTEXT_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('app.current_org', '', true), pg_catalog.set_config('synchronous_commit', 'off', true)";
+
+/// The first statement of a tenant transaction on Citus ($1: the tenant
+/// role): the role, and propagation of the `SET LOCAL` that follows it
+/// ([`propagated_context`]) to the worker nodes.
+const SET_TENANT_ROLE_PROPAGATING: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('citus.propagate_set_commands', 'local', true)";
+
+/// [`SET_TENANT_ROLE_PROPAGATING`] for kinds with asynchronous commit.
+const SET_TENANT_ROLE_PROPAGATING_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('citus.propagate_set_commands', 'local', true), pg_catalog.set_config('synchronous_commit', 'off', true)";
+
+/// The statement that sets `org` as the context on Citus, after
+/// [`SET_TENANT_ROLE_PROPAGATING`]. `SET` takes no parameters: the value is
+/// the text of a typed [`Uuid`] (hex digits and dashes), nothing else.
+fn propagated_context(org: Uuid) -> String {
+    format!("SET LOCAL app.current_org = '{}'", org.hyphenated())
+}
+
+/// How a tenant transaction begins: the first statement with its text
+/// parameters, and, on Citus, the `SET LOCAL` sent after it in the same
+/// flight.
+pub(crate) struct ContextStatements {
+    pub(crate) first: &'static str,
+    pub(crate) params: Vec<String>,
+    pub(crate) then: Option<String>,
+}
+
+/// The one place that chooses how a tenant context is set, for the
+/// transactions of the worker, the API and the proof alike.
+pub(crate) fn tenant_context(
+    org: Uuid,
+    roles: &SessionConfig,
+    commit: CommitMode,
+) -> ContextStatements {
+    match (roles.context, commit) {
+        (ContextMode::Local, CommitMode::Synchronous) => ContextStatements {
+            first: SET_TENANT_CONTEXT,
+            params: vec![roles.tenant_role.clone(), org.to_string()],
+            then: None,
+        },
+        (ContextMode::Local, CommitMode::Asynchronous) => ContextStatements {
+            first: SET_TENANT_CONTEXT_ASYNC,
+            params: vec![roles.tenant_role.clone(), org.to_string()],
+            then: None,
+        },
+        (ContextMode::Propagated, commit) => ContextStatements {
+            first: match commit {
+                CommitMode::Synchronous => SET_TENANT_ROLE_PROPAGATING,
+                CommitMode::Asynchronous => SET_TENANT_ROLE_PROPAGATING_ASYNC,
+            },
+            params: vec![roles.tenant_role.clone()],
+            then: Some(propagated_context(org)),
+        },
+    }
+}
+
+/// Switches the open transaction on `client` to the tenant role with
+/// `org`'s context, with the statements a [`TenantTx`] begins with (so the
+/// proof and the strict-mode probes test the runtime's own path). `None`:
+/// the tenant role with an empty context.
+pub async fn set_tenant_context(
+    client: &Client,
+    roles: &SessionConfig,
+    org: Option<Uuid>,
+) -> Result<(), tokio_postgres::Error> {
+    match org {
+        Some(org) => {
+            let c = tenant_context(org, roles, CommitMode::Synchronous);
+            let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = c
+                .params
+                .iter()
+                .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
+                .collect();
+            client.query(c.first, &params).await?;
+            if let Some(then) = &c.then {
+                client.batch_execute(then).await?;
+            }
+        }
+        None => {
+            client
+                .query(SET_TENANT_CONTEXT, &[&roles.tenant_role, &""])
+                .await?;
+        }
+    }
+    Ok(())
+}
 
 /// SQL run first in every global transaction. $1: the role ('none' for the
 /// login role). The organization context is explicitly empty.
@@ -156,6 +296,7 @@ macro_rules! job_transaction {
 pub struct TenantTx {
     inner: ScopedTx,
     org: Uuid,
+    context: ContextMode,
 }
 
 job_transaction!(TenantTx);
@@ -168,27 +309,38 @@ impl TenantTx {
         let inner = ScopedTx::begin(
             conn,
             roles.statements,
-            SET_TENANT_CONTEXT,
-            tenant_params(org, roles),
+            tenant_context(org, roles, CommitMode::Synchronous),
         )
         .await?;
-        Ok(TenantTx { inner, org })
+        Ok(TenantTx {
+            inner,
+            org,
+            context: roles.context,
+        })
     }
 
     /// A tenant transaction that begins on its first statement, with a
     /// connection from `pool`.
     pub(crate) fn lazy(pool: Pool, org: Uuid, roles: &SessionConfig, commit: CommitMode) -> Self {
-        let first = match commit {
-            CommitMode::Synchronous => SET_TENANT_CONTEXT,
-            CommitMode::Asynchronous => SET_TENANT_CONTEXT_ASYNC,
-        };
-        let inner = ScopedTx::lazy(pool, roles.statements, first, tenant_params(org, roles));
-        TenantTx { inner, org }
+        let inner = ScopedTx::lazy(pool, roles.statements, tenant_context(org, roles, commit));
+        TenantTx {
+            inner,
+            org,
+            context: roles.context,
+        }
     }
 
     /// The organization whose context this transaction has.
     pub fn org_id(&self) -> Uuid {
         self.org
+    }
+
+    /// How its context was set: [`ContextMode::Propagated`] on a Citus
+    /// cluster, where the application enqueues what single-server triggers
+    /// would (a trigger on a distributed table runs on a worker node, which
+    /// cannot reach the queue on the coordinator).
+    pub fn context_mode(&self) -> ContextMode {
+        self.context
     }
 
     /// Enqueues a job for this same organization, inside this transaction:
@@ -205,11 +357,6 @@ impl TenantTx {
             .await?;
         Ok(row.get(0))
     }
-}
-
-/// `SET_TENANT_CONTEXT`'s parameters: the role, the organization as text.
-fn tenant_params(org: Uuid, roles: &SessionConfig) -> Vec<String> {
-    vec![roles.tenant_role.clone(), org.to_string()]
 }
 
 /// Which role a global transaction runs as.
@@ -238,8 +385,12 @@ impl GlobalTx {
         role: GlobalRole,
         roles: &SessionConfig,
     ) -> Result<Self, DbError> {
-        let params = global_params(role, roles);
-        let inner = ScopedTx::begin(conn, roles.statements, SET_GLOBAL_CONTEXT, params).await?;
+        let inner = ScopedTx::begin(
+            conn,
+            roles.statements,
+            global_context(role, roles, CommitMode::Synchronous),
+        )
+        .await?;
         Ok(GlobalTx { inner })
     }
 
@@ -250,12 +401,7 @@ impl GlobalTx {
         roles: &SessionConfig,
         commit: CommitMode,
     ) -> Self {
-        let params = global_params(role, roles);
-        let first = match commit {
-            CommitMode::Synchronous => SET_GLOBAL_CONTEXT,
-            CommitMode::Asynchronous => SET_GLOBAL_CONTEXT_ASYNC,
-        };
-        let inner = ScopedTx::lazy(pool, roles.statements, first, params);
+        let inner = ScopedTx::lazy(pool, roles.statements, global_context(role, roles, commit));
         GlobalTx { inner }
     }
 
@@ -266,10 +412,25 @@ impl GlobalTx {
     }
 }
 
-/// `SET_GLOBAL_CONTEXT`'s parameter: the role (`none`: the login's).
-fn global_params(role: GlobalRole, roles: &SessionConfig) -> Vec<String> {
-    match role {
+/// How a global transaction begins: `SET_GLOBAL_CONTEXT` with the role
+/// (`none`: the login's). The empty context needs no propagation on Citus:
+/// a worker node's connection has no `app.current_org` unless a `SET LOCAL`
+/// of the same transaction sent one.
+fn global_context(
+    role: GlobalRole,
+    roles: &SessionConfig,
+    commit: CommitMode,
+) -> ContextStatements {
+    let params = match role {
         GlobalRole::Global => vec![roles.global_role.clone()],
         GlobalRole::Login => vec!["none".to_owned()],
+    };
+    ContextStatements {
+        first: match commit {
+            CommitMode::Synchronous => SET_GLOBAL_CONTEXT,
+            CommitMode::Asynchronous => SET_GLOBAL_CONTEXT_ASYNC,
+        },
+        params,
+        then: None,
     }
 }

@@ -12,8 +12,8 @@ use tokio::sync::OnceCell;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Row, Statement};
 
-use super::TxError;
 use super::guard::refused_keyword;
+use super::{ContextStatements, TxError};
 use crate::cancel::CancelRoute;
 use crate::db::Unfinished;
 use crate::error::DbError;
@@ -55,21 +55,21 @@ pub struct ScopedTx {
 /// statement and its text parameters.
 struct LazyBegin {
     pool: Pool,
-    first: &'static str,
-    params: Vec<String>,
+    context: ContextStatements,
 }
 
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
-/// Sends `BEGIN` and `first` (the role and context statement, all of whose
-/// parameters are text) in one network flight on `conn`. On failure the
-/// connection is discarded, never returned to the pool mid-transaction.
+/// Sends `BEGIN`, the context's first statement (the role and context
+/// statement, all of whose parameters are text) and, on Citus, its `SET
+/// LOCAL`, in one network flight on `conn`. On failure the connection is
+/// discarded, never returned to the pool mid-transaction.
 async fn open(
     conn: Object,
     mode: StatementMode,
-    first: &str,
-    params: &[String],
+    context: &ContextStatements,
 ) -> Result<Object, DbError> {
+    let (first, params) = (context.first, &context.params);
     // Dropped before the end (an error, or this future dropped by a timeout
     // or shutdown), the guard closes the connection instead of returning it
     // to the pool mid-transaction.
@@ -85,16 +85,22 @@ async fn open(
         StatementMode::Cached => match statements::prepare_typed(conn, first, &typed).await {
             Ok(stmt) => {
                 let values = statements::values(&typed);
-                let (began, set) =
-                    tokio::join!(conn.batch_execute("BEGIN"), conn.query(&stmt, &values));
-                began.and(set.map(drop))
+                let (began, set, then) = tokio::join!(
+                    conn.batch_execute("BEGIN"),
+                    conn.query(&stmt, &values),
+                    then_statement(conn, context)
+                );
+                began.and(set.map(drop)).and(then)
             }
             Err(e) => Err(e),
         },
         StatementMode::Unnamed => {
-            let (began, set) =
-                tokio::join!(conn.batch_execute("BEGIN"), conn.query_typed(first, &typed));
-            began.and(set.map(drop))
+            let (began, set, then) = tokio::join!(
+                conn.batch_execute("BEGIN"),
+                conn.query_typed(first, &typed),
+                then_statement(conn, context)
+            );
+            began.and(set.map(drop)).and(then)
         }
     };
     match res {
@@ -106,15 +112,25 @@ async fn open(
     }
 }
 
+/// The context's `SET LOCAL` (Citus), if it has one.
+async fn then_statement(
+    conn: &tokio_postgres::Client,
+    context: &ContextStatements,
+) -> Result<(), tokio_postgres::Error> {
+    match &context.then {
+        Some(sql) => conn.batch_execute(sql).await,
+        None => Ok(()),
+    }
+}
+
 impl ScopedTx {
     /// Begins at once on `conn`.
     pub(super) async fn begin(
         conn: Object,
         mode: StatementMode,
-        first: &'static str,
-        params: Vec<String>,
+        context: ContextStatements,
     ) -> Result<Self, DbError> {
-        let conn = open(conn, mode, first, &params).await?;
+        let conn = open(conn, mode, &context).await?;
         Ok(ScopedTx {
             conn: OnceCell::new_with(Some(conn)),
             lazy: None,
@@ -125,19 +141,10 @@ impl ScopedTx {
     }
 
     /// Begins on first use, with a connection from `pool`.
-    pub(super) fn lazy(
-        pool: Pool,
-        mode: StatementMode,
-        first: &'static str,
-        params: Vec<String>,
-    ) -> Self {
+    pub(super) fn lazy(pool: Pool, mode: StatementMode, context: ContextStatements) -> Self {
         ScopedTx {
             conn: OnceCell::new(),
-            lazy: Some(LazyBegin {
-                pool,
-                first,
-                params,
-            }),
+            lazy: Some(LazyBegin { pool, context }),
             mode,
             cancel: Arc::new(AtomicBool::new(false)),
             rls_denials: std::sync::Mutex::new(Vec::new()),
@@ -157,7 +164,7 @@ impl ScopedTx {
                         crate::db::pool_reason(&e)
                     ))
                 })?;
-                open(conn, self.mode, lazy.first, &lazy.params)
+                open(conn, self.mode, &lazy.context)
                     .await
                     .map_err(|e| TxError::Begin(e.to_string()))
             })

@@ -255,6 +255,18 @@ async fn startup_checks(ctx: &Ctx) -> Result<(), WorkerError> {
         ctx.config.require_strict,
     )
     .await?;
+    let context = crate::session::ContextMode::detect(&conn).await?;
+    if context != ctx.config.session.context {
+        return Err(WorkerError::Config(format!(
+            "the organization context would be set the {:?} way, but this database needs the {context:?} way{}: build the session configuration with SessionConfig::detected",
+            ctx.config.session.context,
+            if context == crate::session::ContextMode::Propagated {
+                " (a Citus coordinator: set_config does not reach the worker nodes)"
+            } else {
+                " (no Citus here)"
+            }
+        )));
+    }
     let tables = catalog::tenant_tables(&conn, &ctx.config.session.tenant_role).await?;
     let _ = ctx
         .tenant_relnames
