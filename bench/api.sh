@@ -83,7 +83,7 @@ kill $SERVER 2>/dev/null || true
 wait $SERVER 2>/dev/null || true
 # Values go in as pgbench variables, which -M prepared sends as bound
 # parameters, as the server does.
-SQL_DETAIL=$(grep -v '^--' crates/orgjobs-api/sql/ticket_detail.sql | sed 's/\$1/:ticket/' | tr '\n' ' ')
+SQL_DETAIL=$(grep -v '^--' crates/orgjobs-api/sql/ticket_detail.sql | sed 's/\$1/:ticket/; s/\$2/:org::uuid/' | tr '\n' ' ')
 cat > "$OUT/get.pgbench" <<EOF
 SELECT organization_id, role, secret_sha256 FROM orgjobs.api_token(:token_id);
 BEGIN;

@@ -130,7 +130,7 @@ fn check(title: Option<&str>, body: Option<&str>, tags: Option<&[String]>) -> Re
 }
 
 async fn load(tx: &TenantTx, id: Uuid) -> Result<Option<Article>, ApiError> {
-    // $1 the article, in this organization only (RLS).
+    // $1 the article, $2 this organization (the only one RLS shows).
     let row = tx
         .query_opt(
             "SELECT a.id, a.external_id, a.title, a.body, a.tags, a.version,
@@ -138,8 +138,8 @@ async fn load(tx: &TenantTx, id: Uuid) -> Result<Option<Article>, ApiError> {
                      WHERE p.organization_id = a.organization_id AND p.article_id = a.id
                        AND p.article_version = a.version),
                     a.created_at, a.updated_at
-             FROM public.kb_articles a WHERE a.id = $1",
-            &[&id],
+             FROM public.kb_articles a WHERE a.id = $1 AND a.organization_id = $2",
+            &[&id, &tx.org_id()],
         )
         .await?;
     Ok(row.map(|r| Article {
@@ -185,6 +185,7 @@ pub async fn create_article(
         )
         .await?
         .get(0);
+    orgjobs_helpdesk::enqueue::changed_articles(&tx, &[id]).await?;
     let article = load(&tx, id).await?.ok_or_else(|| not_found(id))?;
     drop(tx.commit().await?);
     Ok((
@@ -227,18 +228,33 @@ pub async fn update_article(
     }
     check(u.title.as_deref(), u.body.as_deref(), u.tags.as_deref())?;
     let tx = auth.begin(&state).await?;
-    // $1 the article; $2..$4 new values, NULL keeping the old.
-    let n = tx
-        .execute(
-            "UPDATE public.kb_articles
-             SET title = coalesce($2, title), body = coalesce($3, body), tags = coalesce($4, tags),
-                 updated_at = now()
-             WHERE id = $1",
-            &[&id, &u.title.as_deref().map(str::trim), &u.body, &u.tags],
+    // $1 the article; $2..$4 new values, NULL keeping the old; $5 the
+    // organization (on Citus, a single-shard statement). Returns whether
+    // the text its index is built from changed.
+    let row = tx
+        .query_opt(
+            "UPDATE public.kb_articles a
+             SET title = coalesce($2, old.title), body = coalesce($3, old.body),
+                 tags = coalesce($4, old.tags), updated_at = now()
+             FROM public.kb_articles old
+             WHERE a.id = $1 AND a.organization_id = $5
+               AND old.id = a.id AND old.organization_id = $5
+             RETURNING (old.title, old.body) IS DISTINCT FROM (a.title, a.body)",
+            &[
+                &id,
+                &u.title.as_deref().map(str::trim),
+                &u.body,
+                &u.tags,
+                &tx.org_id(),
+            ],
         )
         .await?;
-    if n == 0 {
-        return Err(not_found(id));
+    match row {
+        None => return Err(not_found(id)),
+        Some(r) if r.get::<_, bool>(0) => {
+            orgjobs_helpdesk::enqueue::changed_articles(&tx, &[id]).await?;
+        }
+        Some(_) => {}
     }
     let article = load(&tx, id).await?.ok_or_else(|| not_found(id))?;
     drop(tx.commit().await?);
@@ -255,9 +271,13 @@ pub async fn delete_article(
 ) -> Result<StatusCode, ApiError> {
     auth.require_admin()?;
     let tx = auth.begin(&state).await?;
-    // $1 the article; its passages go with it (foreign key cascade).
+    // $1 the article, $2 this organization; its passages go with it
+    // (foreign key cascade).
     let n = tx
-        .execute("DELETE FROM public.kb_articles WHERE id = $1", &[&id])
+        .execute(
+            "DELETE FROM public.kb_articles WHERE id = $1 AND organization_id = $2",
+            &[&id, &tx.org_id()],
+        )
         .await?;
     if n == 0 {
         return Err(not_found(id));

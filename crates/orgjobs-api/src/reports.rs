@@ -53,12 +53,13 @@ pub async fn list_snapshots(
 /// The `n` newest snapshots of the transaction's organization, newest
 /// first.
 pub(crate) async fn snapshots(tx: &TenantTx, n: i64) -> Result<Vec<Value>, ApiError> {
-    // $1 how many.
+    // $1 how many, $2 the organization (the only one RLS shows).
     let rows = tx
         .query(
             "SELECT to_jsonb(s) - 'organization_id' FROM public.metrics_snapshots s
+             WHERE s.organization_id = $2
              ORDER BY s.snapshot_ts DESC, s.id DESC LIMIT $1",
-            &[&n],
+            &[&n, &tx.org_id()],
         )
         .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
@@ -96,17 +97,18 @@ pub async fn at_risk(
 /// The transaction's organization's open tickets at risk, most likely to
 /// breach first, at most `n`.
 pub(crate) async fn at_risk_rows(tx: &TenantTx, n: i64) -> Result<Vec<AtRisk>, ApiError> {
-    // $1 how many.
+    // $1 how many, $2 the organization (the only one RLS shows).
     let rows = tx
         .query(
             "SELECT t.id, t.subject, t.status, t.priority, t.created_at, p.risk_level,
                     p.breach_probability, p.predicted_first_response_at, p.predicted_resolution_at
              FROM public.sla_predictions p
              JOIN public.tickets t ON t.organization_id = p.organization_id AND t.id = p.ticket_id
-             WHERE p.risk_level <> 'ok' AND t.status NOT IN ('resolved', 'closed')
+             WHERE p.organization_id = $2
+               AND p.risk_level <> 'ok' AND t.status NOT IN ('resolved', 'closed')
              ORDER BY p.breach_probability DESC, t.created_at, t.id
              LIMIT $1",
-            &[&n],
+            &[&n, &tx.org_id()],
         )
         .await?;
     Ok(rows

@@ -325,8 +325,11 @@ pub(crate) async fn ticket_page(
 }
 
 pub(crate) async fn load_detail(tx: &TenantTx, id: Uuid) -> Result<Option<TicketDetail>, ApiError> {
-    // $1 the ticket, in this transaction's organization only (RLS).
-    let Some(t) = tx.query_opt(TICKET_DETAIL_SQL, &[&id]).await? else {
+    // $1 the ticket, $2 this transaction's organization.
+    let Some(t) = tx
+        .query_opt(TICKET_DETAIL_SQL, &[&id, &tx.org_id()])
+        .await?
+    else {
         return Ok(None);
     };
     let triage = t.get::<_, Option<String>>(12).map(|priority| Triage {
@@ -384,7 +387,8 @@ pub async fn get_ticket(
     detail.map(Json).ok_or_else(|| not_found(id))
 }
 
-/// Create a ticket (its jobs are enqueued by the database trigger). With
+/// Create a ticket (its jobs are enqueued in the same transaction: by the
+/// database trigger, or on Citus by `orgjobs_helpdesk::enqueue`). With
 /// an `external_id` or an `Idempotency-Key` header, creating again returns
 /// the first ticket (200) instead of a new one (201).
 #[utoipa::path(post, path = "/api/tickets", request_body = CreateTicket, security(("bearer" = [])),
@@ -452,13 +456,17 @@ pub async fn create_ticket(
         )
         .await?;
     let (id, status) = match created {
-        Some(r) => (r.get::<_, Uuid>(0), StatusCode::CREATED),
+        Some(r) => {
+            let id = r.get::<_, Uuid>(0);
+            orgjobs_helpdesk::enqueue::new_tickets(&tx, &[id]).await?;
+            (id, StatusCode::CREATED)
+        }
         None => {
             // $1 the external id that conflicted.
             let r = tx
                 .query_one(
-                    "SELECT id FROM public.tickets WHERE external_id = $1",
-                    &[&external_id],
+                    "SELECT id FROM public.tickets WHERE external_id = $1 AND organization_id = $2",
+                    &[&external_id, &tx.org_id()],
                 )
                 .await?;
             (r.get::<_, Uuid>(0), StatusCode::OK)
@@ -495,23 +503,33 @@ pub async fn update_ticket(
         no_nul("category", c)?;
     }
     let tx = auth.begin(&state).await?;
-    // $1 the ticket; $2..$4 the new values, NULL keeping the old.
-    let n = tx
-        .execute(
-            "UPDATE public.tickets
-             SET status = coalesce($2, status), priority = coalesce($3, priority),
-                 category = coalesce($4, category)
-             WHERE id = $1",
+    // $1 the ticket; $2..$4 the new values, NULL keeping the old; $5 the
+    // organization (on Citus, a single-shard statement). Returns whether a
+    // field the SLA prediction reads changed.
+    let row = tx
+        .query_opt(
+            "UPDATE public.tickets t
+             SET status = coalesce($2, old.status), priority = coalesce($3, old.priority),
+                 category = coalesce($4, old.category)
+             FROM public.tickets old
+             WHERE t.id = $1 AND t.organization_id = $5
+               AND old.id = t.id AND old.organization_id = $5
+             RETURNING (old.status, old.priority) IS DISTINCT FROM (t.status, t.priority)",
             &[
                 &id,
                 &u.status.map(Status::as_str),
                 &u.priority.map(Priority::as_str),
                 &u.category.as_deref().map(str::trim),
+                &tx.org_id(),
             ],
         )
         .await?;
-    if n == 0 {
-        return Err(not_found(id));
+    match row {
+        None => return Err(not_found(id)),
+        Some(r) if r.get::<_, bool>(0) => {
+            orgjobs_helpdesk::enqueue::changed_tickets(&tx, &[id]).await?;
+        }
+        Some(_) => {}
     }
     let detail = load_detail(&tx, id).await?.ok_or_else(|| not_found(id))?;
     drop(tx.commit().await?);
@@ -529,9 +547,12 @@ pub async fn request_reply_draft(
 ) -> Result<(StatusCode, Json<Enqueued>), ApiError> {
     auth.require_agent()?;
     let tx = auth.begin(&state).await?;
-    // $1 the ticket, visible only in its own organization.
+    // $1 the ticket, $2 this organization (the only one RLS shows).
     if tx
-        .query_opt("SELECT 1 FROM public.tickets WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT 1 FROM public.tickets WHERE id = $1 AND organization_id = $2",
+            &[&id, &tx.org_id()],
+        )
         .await?
         .is_none()
     {

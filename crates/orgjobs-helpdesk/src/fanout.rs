@@ -17,12 +17,24 @@ impl GlobalHandler for MetricsSnapshotAll {
     type Payload = NoPayload;
 
     async fn run(&self, s: &mut GlobalTx, _: NoPayload) -> Result<(), JobError> {
-        // $1: the tenant kind; one add_job per active organization.
+        // The active organizations are read first, then enqueued from the
+        // list: on Citus a statement that reads organizations runs on the
+        // worker nodes, where add_job cannot reach the queue.
+        let orgs: Vec<uuid::Uuid> = s
+            .query(
+                "SELECT id FROM public.organizations WHERE active ORDER BY id",
+                &[],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        // $1: the tenant kind, $2 the organizations; one add_job each.
         let n = s
             .execute(
                 "SELECT orgjobs.add_job($1, o.id, '{}'::jsonb, unique_key => $1)
-                 FROM public.organizations o WHERE o.active",
-                &[&METRICS_SNAPSHOT],
+                 FROM unnest($2::uuid[]) WITH ORDINALITY AS o (id, ord) ORDER BY o.ord",
+                &[&METRICS_SNAPSHOT, &orgs],
             )
             .await?;
         tracing::info!(event = "fanout", kind = METRICS_SNAPSHOT, organizations = n);

@@ -9,6 +9,7 @@
 //! has no notion of rarity, so with a ticket's many words a common word
 //! ("card", "order") would outweigh the one that matters.
 
+use orgjobs_queue::tokio_postgres::types::ToSql;
 use orgjobs_queue::{JobError, TenantHandler, TenantTx, TxError};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -22,6 +23,10 @@ pub const PASSAGE_MAX_CHARS: usize = 800;
 /// previous passage, so that an answer cut at a boundary is found whole in
 /// one of the two.
 pub const PASSAGE_OVERLAP_CHARS: usize = 200;
+
+/// Passages per INSERT statement when an article is indexed (two parameters
+/// each, well under the protocol's 65,535).
+const PASSAGES_PER_INSERT: usize = 500;
 /// How many suggestions `KB_SUGGEST` stores.
 pub const SUGGESTIONS: usize = 5;
 
@@ -132,12 +137,15 @@ impl TenantHandler for RagIndex {
     type Payload = ArticlePayload;
 
     async fn run(&self, tx: &mut TenantTx, p: ArticlePayload) -> Result<(), JobError> {
-        // $1 article id; FOR UPDATE so that two index jobs of one article
-        // (one running, one queued by an edit) do not interleave.
+        // $1 article id, $2 the organization (on Citus, FOR UPDATE needs
+        // the statement on one shard); FOR UPDATE so that two index jobs of
+        // one article (one running, one queued by an edit) do not
+        // interleave.
         let row = tx
             .query_opt(
-                "SELECT title, body, version FROM public.kb_articles WHERE id = $1 FOR UPDATE",
-                &[&p.article_id],
+                "SELECT title, body, version FROM public.kb_articles
+                 WHERE id = $1 AND organization_id = $2 FOR UPDATE",
+                &[&p.article_id, &tx.org_id()],
             )
             .await?;
         let Some(row) = row else {
@@ -145,23 +153,42 @@ impl TenantHandler for RagIndex {
         };
         let (title, body, version): (String, String, i32) = (row.get(0), row.get(1), row.get(2));
         let passages = split_passages(&body, PASSAGE_MAX_CHARS, PASSAGE_OVERLAP_CHARS);
-        // $1 article: every passage of every older version goes.
+        // $1 article, $2 the organization: every passage of every older
+        // version goes.
         tx.execute(
-            "DELETE FROM public.kb_passages WHERE article_id = $1",
-            &[&p.article_id],
+            "DELETE FROM public.kb_passages WHERE article_id = $1 AND organization_id = $2",
+            &[&p.article_id, &tx.org_id()],
         )
         .await?;
         let ordinals: Vec<i32> = (0..passages.len())
             .map(|i| i32::try_from(i).unwrap_or(i32::MAX))
             .collect();
-        // $1 organization, $2 article, $3 version, $4 title, $5 ordinals,
-        // $6 passages (element by element).
-        tx.execute(
-            "INSERT INTO public.kb_passages (organization_id, article_id, article_version, ordinal, title, content)
-             SELECT $1, $2, $3, o, $4, c FROM unnest($5::int4[], $6::text[]) AS u(o, c)",
-            &[&tx.org_id(), &p.article_id, &version, &title, &ordinals, &passages],
-        )
-        .await?;
+        let org = tx.org_id();
+        // A VALUES row per passage rather than INSERT … SELECT FROM unnest:
+        // Citus turns the latter into a COPY, which row-level security
+        // refuses. Only placeholders are formatted into the statement.
+        for (ords, texts) in ordinals
+            .chunks(PASSAGES_PER_INSERT)
+            .zip(passages.chunks(PASSAGES_PER_INSERT))
+        {
+            // $1 organization, $2 article, $3 version, $4 title; then each
+            // passage's ordinal and content.
+            let rows: Vec<String> = (0..ords.len())
+                .map(|i| format!("($1, $2, $3, ${}, $4, ${})", 5 + 2 * i, 6 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO public.kb_passages
+                     (organization_id, article_id, article_version, ordinal, title, content)
+                 VALUES {}",
+                rows.join(", ")
+            );
+            let mut params: Vec<&(dyn ToSql + Sync)> = vec![&org, &p.article_id, &version, &title];
+            for (o, c) in ords.iter().zip(texts) {
+                params.push(o);
+                params.push(c);
+            }
+            tx.execute(&sql, &params).await?;
+        }
         tracing::debug!(event = "rag_index", article_id = %p.article_id, version, passages = passages.len());
         Ok(())
     }
@@ -188,7 +215,8 @@ pub struct Hit {
 
 /// BM25 (k1 = 1.2, b = 0.75) over the organization's passages, best passage
 /// per article, best articles first. Runs in `tx`'s organization: RLS scopes
-/// every table it reads, statistics included.
+/// every table it reads, statistics included; each also names it ($3), so
+/// that on Citus the statement runs on the organization's one shard.
 const SEARCH_SQL: &str = "
 WITH terms AS (
     SELECT DISTINCT t.lexeme
@@ -198,13 +226,14 @@ WITH terms AS (
     SELECT to_tsquery('simple'::regconfig, string_agg(lexeme, ' | ')) AS q FROM terms
 ), corpus AS (
     SELECT count(*)::float8 AS n, coalesce(avg(length(search)), 1)::float8 AS avgdl
-    FROM public.kb_passages
+    FROM public.kb_passages WHERE organization_id = $3
 ), hits AS (
     SELECT p.article_id, p.ordinal, length(p.search)::float8 AS dl, t.lexeme,
            (cardinality(t.positions)
             + coalesce(cardinality(array_positions(t.weights, 'A')), 0))::float8 AS tf
     FROM q, public.kb_passages p, unnest(p.search) AS t
-    WHERE q.q IS NOT NULL AND p.search @@ q.q AND t.lexeme IN (SELECT lexeme FROM terms)
+    WHERE p.organization_id = $3 AND q.q IS NOT NULL AND p.search @@ q.q
+      AND t.lexeme IN (SELECT lexeme FROM terms)
 ), df AS (
     SELECT lexeme, count(*)::float8 AS df FROM hits GROUP BY lexeme
 ), scored AS (
@@ -222,8 +251,9 @@ SELECT b.article_id, a.external_id, a.title, b.ordinal, b.score,
                    'MaxFragments=2, MaxWords=30, MinWords=10, StartSel=**, StopSel=**, FragmentDelimiter=\" … \"'),
        p.content
 FROM best b
-JOIN public.kb_passages p ON p.article_id = b.article_id AND p.ordinal = b.ordinal
-JOIN public.kb_articles a ON a.id = b.article_id
+JOIN public.kb_passages p
+  ON p.organization_id = $3 AND p.article_id = b.article_id AND p.ordinal = b.ordinal
+JOIN public.kb_articles a ON a.organization_id = $3 AND a.id = b.article_id
 CROSS JOIN q
 ORDER BY b.score DESC, b.article_id
 LIMIT $2";
@@ -232,8 +262,8 @@ LIMIT $2";
 /// one per article, at most `limit`.
 pub async fn search(tx: &TenantTx, text: &str, limit: usize) -> Result<Vec<Hit>, TxError> {
     let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    // $1 the ticket's text, $2 how many articles.
-    let rows = tx.query(SEARCH_SQL, &[&text, &limit]).await?;
+    // $1 the ticket's text, $2 how many articles, $3 the organization.
+    let rows = tx.query(SEARCH_SQL, &[&text, &limit, &tx.org_id()]).await?;
     Ok(rows
         .iter()
         .map(|r| Hit {
@@ -289,7 +319,7 @@ pub(crate) async fn store_suggestion(
         "INSERT INTO public.ai_suggestions (organization_id, ticket_id, suggestion_type, content)
          VALUES ($1, $2, $3, $4)
          ON CONFLICT (organization_id, ticket_id, suggestion_type)
-         DO UPDATE SET content = EXCLUDED.content, created_at = now()",
+         DO UPDATE SET content = EXCLUDED.content, created_at = EXCLUDED.created_at",
         &[&tx.org_id(), &ticket, &kind, content],
     )
     .await?;

@@ -6,6 +6,7 @@
 //! organization's rows only.
 
 pub mod classify;
+pub mod enqueue;
 mod fanout;
 mod fields;
 pub mod import;
@@ -62,6 +63,15 @@ pub fn migrations() -> Vec<Migration> {
         .copied()
         .collect()
 }
+
+/// The helpdesk's layout on a Citus cluster, applied by `orgjobs migrate
+/// --citus` after [`migrations`] (recorded the same way): every tenant table
+/// distributed by its organization and co-located; the enqueuing triggers
+/// replaced by [`enqueue`].
+pub const CITUS_MIGRATIONS: &[Migration] = &[Migration {
+    name: "helpdesk/citus/0001_distribute",
+    sql: include_str!("../citus/0001_distribute.sql"),
+}];
 
 /// How the helpdesk's handlers are set up.
 #[derive(Clone, Debug, Default)]

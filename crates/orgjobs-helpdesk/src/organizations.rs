@@ -81,7 +81,9 @@ pub async fn insert_ticket(tx: &TenantTx, t: &NewTicket) -> Result<Uuid, TxError
             ],
         )
         .await?;
-    Ok(row.get(0))
+    let id: Uuid = row.get(0);
+    crate::enqueue::new_tickets(tx, &[id]).await?;
+    Ok(id)
 }
 
 /// An SLA policy: targets for one priority, in minutes from creation.
@@ -128,7 +130,7 @@ pub async fn set_sla_policies(tx: &TenantTx, policies: &[SlaPolicy]) -> Result<(
              VALUES ($1, $2, $3, $4)
              ON CONFLICT (organization_id, priority) DO UPDATE
                  SET first_response_minutes = EXCLUDED.first_response_minutes,
-                     resolution_minutes = EXCLUDED.resolution_minutes, updated_at = now()",
+                     resolution_minutes = EXCLUDED.resolution_minutes, updated_at = EXCLUDED.updated_at",
             &[&tx.org_id(), &p.priority, &p.first_response_minutes, &p.resolution_minutes],
         )
         .await?;

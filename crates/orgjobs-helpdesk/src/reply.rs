@@ -49,9 +49,12 @@ impl TenantHandler for SmartReply {
     async fn run(&self, tx: &mut TenantTx, p: TicketPayload) -> Result<(), JobError> {
         let ticket = load_ticket(tx, p.ticket_id).await?;
         let hits = search(tx, &ticket.text(), REPLY_ARTICLES).await?;
-        // $1: none; RLS shows this organization's row only.
+        // $1 the organization: its own row (the only one RLS shows).
         let org_name: String = tx
-            .query_opt("SELECT name FROM public.organizations", &[])
+            .query_opt(
+                "SELECT name FROM public.organizations WHERE id = $1",
+                &[&tx.org_id()],
+            )
             .await?
             .map_or_else(|| "The support team".to_owned(), |r| r.get(0));
         let name = requester_name(ticket.requester_email.as_deref());

@@ -216,9 +216,9 @@ pub async fn backlog_in_db(
     now: DateTime<Utc>,
 ) -> Result<(f64, f64, f64), orgjobs_queue::TxError> {
     let start = now - Duration::days(BACKLOG_WINDOW_DAYS);
-    // $1 window start, $2 now, $3 the open statuses: open tickets now, the
-    // summed seconds tickets were open within the window, the window's
-    // effective start, and the active agents.
+    // $1 window start, $2 now, $3 the open statuses, $4 the organization:
+    // open tickets now, the summed seconds tickets were open within the
+    // window, the window's effective start, and the active agents.
     let b = tx
         .query_one(
             "SELECT count(*) FILTER (WHERE resolved_at IS NULL AND status = ANY($3))::float8,
@@ -227,10 +227,11 @@ pub async fn backlog_in_db(
                              FILTER (WHERE resolved_at IS NOT NULL OR status = ANY($3)), 0)::float8,
                     extract(epoch FROM $2 - coalesce(min(greatest(created_at, $1))
                                  FILTER (WHERE resolved_at IS NOT NULL OR status = ANY($3)), $2))::float8,
-                    (SELECT count(*) FROM public.agents WHERE active)::float8
+                    (SELECT count(*) FROM public.agents
+                     WHERE organization_id = $4 AND active)::float8
              FROM public.tickets
-             WHERE created_at <= $2 AND coalesce(resolved_at, $2) > $1",
-            &[&start, &now, &Status::open_names()],
+             WHERE organization_id = $4 AND created_at <= $2 AND coalesce(resolved_at, $2) > $1",
+            &[&start, &now, &Status::open_names(), &tx.org_id()],
         )
         .await?;
     let (open_now, open_secs, span, agents): (f64, f64, f64, f64) =
@@ -260,23 +261,25 @@ impl TenantHandler for SlaPredict {
 
     async fn run(&self, tx: &mut TenantTx, p: TicketPayload) -> Result<(), JobError> {
         let t = load_ticket(tx, p.ticket_id).await?;
-        // $1 priority; the organization's policy (RLS), if it has one.
+        // $1 priority, $2 the organization: its policy, if it has one.
         let policy = tx
             .query_opt(
                 "SELECT first_response_minutes, resolution_minutes
-                 FROM public.sla_policies WHERE priority = $1",
-                &[&t.priority],
+                 FROM public.sla_policies WHERE priority = $1 AND organization_id = $2",
+                &[&t.priority, &tx.org_id()],
             )
             .await?
             .map_or_else(
                 || Policy::default_for(t.priority),
                 |r| Policy::from_minutes(r.get(0), r.get(1)),
             );
-        // $1 ticket: its category, or its triage's guess; and the clock.
+        // $1 ticket, $2 the organization: its triage's guess at the
+        // category; and the clock.
         let row = tx
             .query_one(
-                "SELECT (SELECT category FROM public.ticket_ai_triage WHERE ticket_id = $1), now()",
-                &[&t.id],
+                "SELECT (SELECT category FROM public.ticket_ai_triage
+                         WHERE ticket_id = $1 AND organization_id = $2), now()",
+                &[&t.id, &tx.org_id()],
             )
             .await?;
         let guessed: Option<String> = row.get(0);
@@ -288,14 +291,16 @@ impl TenantHandler for SlaPredict {
             resolved_at: t.resolved_at,
             ended_unknown: false,
         };
-        // $1 priority, $2 this ticket (left out), $3 limit.
+        // $1 priority, $2 this ticket (left out), $3 limit, $4 the
+        // organization.
         let similar: Vec<HistTicket> = tx
             .query(
                 "SELECT category, created_at, first_response_at, resolved_at, status
                  FROM public.tickets
-                 WHERE priority = $1 AND id <> $2 AND created_at <= now()
+                 WHERE organization_id = $4 AND priority = $1 AND id <> $2
+                   AND created_at <= now()
                  ORDER BY created_at DESC LIMIT $3",
-                &[&t.priority, &t.id, &HISTORY_LIMIT],
+                &[&t.priority, &t.id, &HISTORY_LIMIT, &tx.org_id()],
             )
             .await?
             .iter()
@@ -317,7 +322,7 @@ impl TenantHandler for SlaPredict {
                      predicted_resolution_at = EXCLUDED.predicted_resolution_at,
                      breach_probability = EXCLUDED.breach_probability,
                      risk_level = EXCLUDED.risk_level,
-                     created_at = now()",
+                     created_at = EXCLUDED.created_at",
             &[
                 &tx.org_id(),
                 &t.id,

@@ -181,7 +181,8 @@ pub fn rules(
 /// category was checked), or the model would learn from its own guesses.
 pub const TRAINING_TICKETS: &str = "t.category IS NOT NULL AND t.status IN ('resolved', 'closed')
      AND NOT EXISTS (SELECT FROM public.ticket_ai_triage a
-                     WHERE a.ticket_id = t.id AND a.category = t.category
+                     WHERE a.organization_id = t.organization_id AND a.ticket_id = t.id
+                       AND a.category = t.category
                        AND a.details @> '{\"applied\": true}')";
 
 /// One organization's trained models.
@@ -228,11 +229,15 @@ impl TriageTicket {
             .or_default()
             .clone();
         let mut slot = slot.lock().await;
-        // RLS: this organization's labelled tickets only.
+        // $1 the organization (RLS allows no other; named, so that on
+        // Citus the statement goes to its one shard): its labelled tickets.
         let labelled: i64 = tx
             .query_one(
-                &format!("SELECT count(*) FROM public.tickets t WHERE {TRAINING_TICKETS}"),
-                &[],
+                &format!(
+                    "SELECT count(*) FROM public.tickets t
+                     WHERE t.organization_id = $1 AND {TRAINING_TICKETS}"
+                ),
+                &[&tx.org_id()],
             )
             .await?
             .get(0);
@@ -246,14 +251,15 @@ impl TriageTicket {
     }
 
     async fn train(&self, tx: &TenantTx) -> Result<OrgModels, JobError> {
-        // $1 limit: the newest labelled tickets of this organization.
+        // $1 limit, $2 the organization: its newest labelled tickets.
         let rows = tx
             .query(
                 &format!(
                     "SELECT subject, body, category, priority FROM public.tickets t
-                     WHERE {TRAINING_TICKETS} ORDER BY created_at DESC, id LIMIT $1"
+                     WHERE t.organization_id = $2 AND {TRAINING_TICKETS}
+                     ORDER BY created_at DESC, id LIMIT $1"
                 ),
-                &[&TRAINING_LIMIT],
+                &[&TRAINING_LIMIT, &tx.org_id()],
             )
             .await?;
         let data: Vec<(String, String, String)> = rows
@@ -287,7 +293,7 @@ impl TriageTicket {
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (organization_id, target) DO UPDATE
                      SET model = EXCLUDED.model, examples = EXCLUDED.examples,
-                         labels = EXCLUDED.labels, trained_at = now()",
+                         labels = EXCLUDED.labels, trained_at = EXCLUDED.trained_at",
                 &[&tx.org_id(), &target, &name, &n, &labels],
             )
             .await?;
@@ -330,9 +336,12 @@ struct Settings {
 }
 
 async fn settings(tx: &TenantTx) -> Result<Settings, JobError> {
-    // RLS: the organization's own row.
+    // $1 the organization: its own row (the only one RLS shows).
     let v: serde_json::Value = tx
-        .query_opt("SELECT settings FROM public.organizations", &[])
+        .query_opt(
+            "SELECT settings FROM public.organizations WHERE id = $1",
+            &[&tx.org_id()],
+        )
         .await?
         .map_or(serde_json::Value::Null, |r| r.get(0));
     Ok(Settings {
@@ -352,11 +361,12 @@ impl TenantHandler for TriageTicket {
         let models = self.models(tx).await?;
         let text = ticket.text();
         let rule = if models.category.is_none() || models.priority.is_none() {
-            // $1: none; the organization's categories so far.
+            // $1 the organization: its categories so far.
             let cats: Vec<String> = tx
                 .query(
-                    "SELECT DISTINCT category FROM public.tickets WHERE category IS NOT NULL",
-                    &[],
+                    "SELECT DISTINCT category FROM public.tickets
+                     WHERE organization_id = $1 AND category IS NOT NULL",
+                    &[&tx.org_id()],
                 )
                 .await?
                 .iter()
@@ -409,14 +419,19 @@ impl TenantHandler for TriageTicket {
             && category.is_some()
             && cat_conf >= settings.min_confidence;
         if apply {
-            // $1 ticket, $2 category, $3 priority; only while it has no
+            // $1 ticket, $2 category, $3 priority, $4 the organization (on
+            // Citus, a single-shard statement); only while it has no
             // category (an agent's label wins).
-            tx.execute(
-                "UPDATE public.tickets SET category = $2, priority = $3
-                 WHERE id = $1 AND category IS NULL",
-                &[&ticket.id, &category, &priority],
-            )
-            .await?;
+            let n = tx
+                .execute(
+                    "UPDATE public.tickets SET category = $2, priority = $3
+                     WHERE id = $1 AND category IS NULL AND organization_id = $4",
+                    &[&ticket.id, &category, &priority, &tx.org_id()],
+                )
+                .await?;
+            if n > 0 && priority != ticket.priority.as_str() {
+                crate::enqueue::changed_tickets(tx, &[ticket.id]).await?;
+            }
         }
         let details = json!({
             "category": { "model": cat_model, "confidence": cat_conf, "alternatives": cat_alts },
@@ -431,7 +446,7 @@ impl TenantHandler for TriageTicket {
              ON CONFLICT (organization_id, ticket_id) DO UPDATE
                  SET category = EXCLUDED.category, priority = EXCLUDED.priority,
                      confidence = EXCLUDED.confidence, model = EXCLUDED.model,
-                     details = EXCLUDED.details, created_at = now()",
+                     details = EXCLUDED.details, created_at = EXCLUDED.created_at",
             &[
                 &tx.org_id(),
                 &ticket.id,

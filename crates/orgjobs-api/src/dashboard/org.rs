@@ -219,9 +219,12 @@ pub(crate) async fn reply_draft(
         ));
     }
     let tx = m.begin(&state).await?;
-    // $1 the ticket, visible only in its own organization.
+    // $1 the ticket, $2 this organization (the only one RLS shows).
     if tx
-        .query_opt("SELECT 1 FROM public.tickets WHERE id = $1", &[&id])
+        .query_opt(
+            "SELECT 1 FROM public.tickets WHERE id = $1 AND organization_id = $2",
+            &[&id, &tx.org_id()],
+        )
         .await?
         .is_none()
     {

@@ -185,8 +185,12 @@ impl Member {
         }
         .begin(state)
         .await?;
+        // $1 the organization: its own row (the only one RLS shows).
         let row = tx
-            .query_opt("SELECT name FROM public.organizations", &[])
+            .query_opt(
+                "SELECT name FROM public.organizations WHERE id = $1",
+                &[&tx.org_id()],
+            )
             .await?;
         self.viewer.org_name = row.map(|r| r.get(0));
         Ok(tx)

@@ -1,6 +1,7 @@
 -- Updates the imported articles that exist already (matched on external_id,
 -- or for an article without one on the md5 of its title and body) and whose
--- title, body or tags changed. $1 the organization; $2..$5 the incoming
+-- title, body or tags changed; returns each updated article's id and whether
+-- its title or body changed (what its index is built from). $1 the organization; $2..$5 the incoming
 -- articles' external_id, title, body and tags (a JSON array each).
 WITH incoming AS (
     SELECT i.external_id, i.title, i.body,
@@ -10,6 +11,8 @@ WITH incoming AS (
 )
 UPDATE public.kb_articles a
 SET title = i.title, body = i.body, tags = i.tags
-FROM incoming i
+FROM incoming i, public.kb_articles old
 WHERE a.organization_id = $1 AND a.external_id = i.match_key
+  AND old.organization_id = $1 AND old.id = a.id
   AND (a.title, a.body, a.tags) IS DISTINCT FROM (i.title, i.body, i.tags)
+RETURNING a.id, (old.title, old.body) IS DISTINCT FROM (a.title, a.body) AS text_changed

@@ -1,7 +1,7 @@
 -- Inserts the imported tickets that do not exist yet (same matching as
 -- tickets_update.sql). $1 the organization; $2..$11 the incoming tickets'
 -- columns, as there; $12 the status of a new ticket without a resolution
--- time, $13 with one; $14 the default priority.
+-- time, $13 with one; $14 the default priority. Returns the new tickets' ids.
 INSERT INTO public.tickets
     (organization_id, external_id, subject, body, requester_email, status, priority,
      category, created_at, first_response_at, resolved_at)
@@ -22,3 +22,4 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text
      AS i (external_id, subject, body, requester_email, status, priority, category,
            created_at, first_response_at, resolved_at)
 ON CONFLICT (organization_id, external_id) DO NOTHING
+RETURNING id

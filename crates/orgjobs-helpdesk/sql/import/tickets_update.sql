@@ -1,6 +1,7 @@
 -- Updates the imported tickets that exist already (matched on external_id,
 -- or for a ticket without one on the md5 of its subject, body and creation
--- time) and whose fields changed; returns nothing. A field left out (NULL)
+-- time) and whose fields changed; returns each updated ticket's id and whether
+-- a field its SLA prediction reads (priority, status, timestamps) changed. A field left out (NULL)
 -- keeps the stored value. A resolution time given without a status resolves
 -- an open ticket; a reopening status clears the stored resolution time, so
 -- that status and resolved_at agree.
@@ -21,6 +22,8 @@ WITH incoming AS (
                created_at, first_response_at, resolved_at)
 ), merged AS (
     SELECT stored.id,
+           (stored.priority, stored.status, stored.first_response_at, stored.resolved_at,
+            stored.created_at) AS sla_before,
            i.subject,
            i.body,
            coalesce(i.requester_email, stored.requester_email) AS requester_email,
@@ -49,3 +52,6 @@ WHERE t.organization_id = $1 AND t.id = m.id
       IS DISTINCT FROM
       (m.subject, m.body, m.requester_email, m.status, m.priority, m.category,
        m.created_at, m.first_response_at, m.resolved_at)
+RETURNING t.id,
+          m.sla_before IS DISTINCT FROM
+          (t.priority, t.status, t.first_response_at, t.resolved_at, t.created_at) AS sla_changed

@@ -5,6 +5,7 @@
 use chrono::{DateTime, Duration, Utc};
 use orgjobs_queue::TenantTx;
 use orgjobs_queue::tokio_postgres::types::ToSql;
+use uuid::Uuid;
 
 use super::{ArticleRecord, ImportError, ImportReport, Record, TicketRecord};
 use crate::fields::{Priority, Status};
@@ -22,9 +23,12 @@ pub async fn import(
     records: &[(usize, Record)],
     shift: Duration,
 ) -> Result<ImportReport, ImportError> {
-    // RLS: the organization's own row, if it exists.
+    // $1 the organization: its own row, if it exists.
     let exists = tx
-        .query_opt("SELECT 1 FROM public.organizations", &[])
+        .query_opt(
+            "SELECT 1 FROM public.organizations WHERE id = $1",
+            &[&tx.org_id()],
+        )
         .await
         .map_err(|source| ImportError::Db {
             what: "organization check",
@@ -110,9 +114,17 @@ async fn import_tickets(
     let mut insert = update.clone();
     update.extend([&open as &(dyn ToSql + Sync), &resolved]);
     insert.extend([&new as &(dyn ToSql + Sync), &resolved, &normal]);
-    let updated = tx.execute(TICKETS_UPDATE_SQL, &update).await?;
-    let inserted = tx.execute(TICKETS_INSERT_SQL, &insert).await?;
-    Ok((inserted, updated))
+    let updated = tx.query(TICKETS_UPDATE_SQL, &update).await?;
+    let inserted = tx.query(TICKETS_INSERT_SQL, &insert).await?;
+    let sla_changed: Vec<Uuid> = updated
+        .iter()
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get(0))
+        .collect();
+    let new: Vec<Uuid> = inserted.iter().map(|r| r.get(0)).collect();
+    crate::enqueue::changed_tickets(tx, &sla_changed).await?;
+    crate::enqueue::new_tickets(tx, &new).await?;
+    Ok((inserted.len() as u64, updated.len() as u64))
 }
 
 /// Same for articles; returns (inserted, updated).
@@ -126,7 +138,14 @@ async fn import_articles(
     let tags: Vec<serde_json::Value> = chunk.iter().map(|a| serde_json::json!(a.tags)).collect();
     let org = tx.org_id();
     let params: [&(dyn ToSql + Sync); 5] = [&org, &external_id, &title, &body, &tags];
-    let updated = tx.execute(ARTICLES_UPDATE_SQL, &params).await?;
-    let inserted = tx.execute(ARTICLES_INSERT_SQL, &params).await?;
-    Ok((inserted, updated))
+    let updated = tx.query(ARTICLES_UPDATE_SQL, &params).await?;
+    let inserted = tx.query(ARTICLES_INSERT_SQL, &params).await?;
+    let changed: Vec<Uuid> = updated
+        .iter()
+        .filter(|r| r.get::<_, bool>(1))
+        .map(|r| r.get(0))
+        .chain(inserted.iter().map(|r| r.get(0)))
+        .collect();
+    crate::enqueue::changed_articles(tx, &changed).await?;
+    Ok((inserted.len() as u64, updated.len() as u64))
 }
