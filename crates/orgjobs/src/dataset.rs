@@ -212,7 +212,8 @@ pub async fn create_and_import(
 ) -> anyhow::Result<Uuid> {
     let id = Uuid::new_v4();
     let conn = pool.get().await.context("connecting to the database")?;
-    let tx = TenantTx::begin(conn, id, &SessionConfig::default()).await?;
+    let session = SessionConfig::default().detected(&conn).await?;
+    let tx = TenantTx::begin(conn, id, &session).await?;
     create_organization(&tx, &data.profile.name).await?;
     set_sla_policies(&tx, &data.profile.sla_policies).await?;
     merge_settings(&tx, &data.profile.settings).await?;

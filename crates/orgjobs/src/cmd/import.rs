@@ -51,7 +51,8 @@ async fn import_file(url: &str, org: Uuid, file: &Path) -> anyhow::Result<ExitCo
     }
     let pool = DbUrl::parse(url)?.pool(1).await?;
     let conn = pool.get().await.context("connecting to the database")?;
-    let tx = TenantTx::begin(conn, org, &SessionConfig::default()).await?;
+    let session = SessionConfig::default().detected(&conn).await?;
+    let tx = TenantTx::begin(conn, org, &session).await?;
     let report = match import(&tx, &parsed.records, chrono::Duration::zero()).await {
         Ok(r) => r,
         Err(e) => {

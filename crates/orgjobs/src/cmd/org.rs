@@ -44,7 +44,8 @@ pub async fn create_org(db: &DbUrl, name: &str) -> anyhow::Result<Uuid> {
     let pool = db.pool(1).await?;
     let id = Uuid::new_v4();
     let conn = pool.get().await.context("connecting to the database")?;
-    let tx = TenantTx::begin(conn, id, &SessionConfig::default()).await?;
+    let session = SessionConfig::default().detected(&conn).await?;
+    let tx = TenantTx::begin(conn, id, &session).await?;
     create_organization(&tx, name)
         .await
         .context("creating the organization (has `orgjobs migrate` run?)")?;

@@ -1,5 +1,6 @@
 //! `orgjobs proof`: the isolation proof against the live database.
 
+use anyhow::Context;
 use std::process::ExitCode;
 
 use clap::Args;
@@ -20,9 +21,14 @@ pub struct ProofArgs {
 pub async fn run(url: &str, args: &ProofArgs) -> anyhow::Result<ExitCode> {
     let db = DbUrl::parse(url)?;
     let pool = db.pool(1).await?;
-    let roles = SessionConfig {
-        tenant_role: args.tenant_role.clone(),
-        ..SessionConfig::default()
+    let roles = {
+        let conn = pool.get().await.context("connecting to the database")?;
+        SessionConfig {
+            tenant_role: args.tenant_role.clone(),
+            ..SessionConfig::default()
+        }
+        .detected(&conn)
+        .await?
     };
     let checks = run_proof(&pool, &roles).await?;
     let failed = checks

@@ -63,7 +63,7 @@ pub async fn run(url: &str, args: &ServeArgs) -> anyhow::Result<ExitCode> {
             ..PoolOptions::new(usize::from(args.max_connections))
         })
         .await?;
-    {
+    let session = {
         let conn = pool
             .get()
             .await
@@ -71,8 +71,10 @@ pub async fn run(url: &str, args: &ServeArgs) -> anyhow::Result<ExitCode> {
         check_tenancy(&conn, &args.tenant_role, args.require_strict)
             .await
             .context("startup check")?;
-    }
-    let session = session_config(&args.tenant_role, args.transaction_pooling);
+        session_config(&args.tenant_role, args.transaction_pooling)
+            .detected(&conn)
+            .await?
+    };
     let rate = TokenRate {
         per_second: args.token_rate,
         burst: args.token_burst,

@@ -134,6 +134,12 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             ..PoolOptions::new(connections)
         })
         .await?;
+    let session = {
+        let conn = pool.get().await.context("connecting to the database")?;
+        session_config(&args.tenant_role, args.transaction_pooling)
+            .detected(&conn)
+            .await?
+    };
     let metrics = Metrics::new();
     let registry = Arc::new(crate::worker_registry(&metrics)?);
     // A draining worker (scripts, the demo) runs no schedules: it would
@@ -158,7 +164,7 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
         fair_by_time: !args.fair_by_jobs,
         org_weights: args.org_weights.iter().copied().collect(),
         org_concurrency: args.org_concurrency,
-        session: session_config(&args.tenant_role, args.transaction_pooling),
+        session,
         worker_id: default_worker_id(),
         cancel: db.cancel_route(),
         require_strict: args.require_strict,

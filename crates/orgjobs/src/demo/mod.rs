@@ -21,8 +21,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use orgjobs_helpdesk::import::TicketRecord;
 use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::{
-    CheckStatus, DbUrl, Metrics, PgErr, SessionConfig, TenantTx, Worker, WorkerConfig, migrate,
-    run_proof, set_strict,
+    CheckStatus, DbUrl, Metrics, PgErr, SessionConfig, TenantTx, Worker, WorkerConfig, run_proof,
+    set_strict,
 };
 use uuid::Uuid;
 
@@ -89,7 +89,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         println!("created database {}", db.dbname().unwrap_or_default());
     }
     let mut client = db.connect().await?;
-    migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
+    crate::cmd::migrate::migrate_app(&mut client, false).await?;
     let metrics = Metrics::new();
     let registry = Arc::new(crate::worker_registry(&metrics)?);
     registry.register_kinds(&client).await?;
@@ -100,7 +100,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     };
     println!("database: {} (migrated; {strict})", db.redacted());
     let pool = db.pool(usize::from(args.concurrency) + 4).await?;
-    let roles = SessionConfig::default();
+    let roles = SessionConfig::default().detected(&client).await?;
     let first_job: i64 = client
         .query_one("SELECT coalesce(max(id), 0) FROM orgjobs.jobs", &[])
         .await
@@ -265,21 +265,38 @@ async fn after_import(pool: &Pool, roles: &SessionConfig, org: &DemoOrg) -> anyh
     let conn = pool.get().await.context("getting a connection")?;
     let tx = TenantTx::begin(conn, org.id, roles).await?;
     tx.execute(
+        // $1 the organization (named, so that on Citus the statement runs
+        // on its one shard).
         "UPDATE public.tickets t SET assigned_to = a.id
          FROM (SELECT id, row_number() OVER (ORDER BY created_at, id) - 1 AS n
-               FROM public.tickets WHERE status IN ('new', 'open', 'pending')) o,
+               FROM public.tickets
+               WHERE organization_id = $1 AND status IN ('new', 'open', 'pending')) o,
               (SELECT id, row_number() OVER (ORDER BY name, id) - 1 AS n,
                       count(*) OVER () AS agents
-               FROM public.agents WHERE active) a
-         WHERE t.id = o.id AND a.n = o.n % a.agents",
-        &[],
+               FROM public.agents WHERE organization_id = $1 AND active) a
+         WHERE t.organization_id = $1 AND t.id = o.id AND a.n = o.n % a.agents",
+        &[&org.id],
     )
     .await?;
+    // Read first, then enqueued from the list: on Citus a statement that
+    // reads tickets runs on their worker node, where add_job cannot reach
+    // the queue. $1 the organization.
+    let open: Vec<Uuid> = tx
+        .query(
+            "SELECT id FROM public.tickets
+             WHERE organization_id = $1 AND status IN ('new', 'open') ORDER BY id",
+            &[&org.id],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    // $1 the organization, $2 its open tickets.
     tx.execute(
-        "SELECT orgjobs.add_job('SMART_REPLY', organization_id, jsonb_build_object('ticket_id', id),
-                                unique_key => 'SMART_REPLY:' || id::text)
-         FROM public.tickets WHERE status IN ('new', 'open')",
-        &[],
+        "SELECT orgjobs.add_job('SMART_REPLY', $1, jsonb_build_object('ticket_id', t.id),
+                                unique_key => 'SMART_REPLY:' || t.id::text)
+         FROM unnest($2::uuid[]) WITH ORDINALITY AS t (id, ord) ORDER BY t.ord",
+        &[&org.id, &open],
     )
     .await?;
     tx.execute(
@@ -309,6 +326,7 @@ async fn run_worker(
         batch_size: concurrency * 2,
         drain: true,
         cancel: db.cancel_route(),
+        session: SessionConfig::default().detected(client).await?,
         ..WorkerConfig::default()
     };
     let worker = Worker::new(pool.clone(), registry.clone(), metrics.clone(), config);

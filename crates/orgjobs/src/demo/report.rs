@@ -38,9 +38,11 @@ pub(super) async fn report(
     let rows = tx
         .query(
             "SELECT t.external_id, t.subject, a.category, a.confidence, a.model
-             FROM public.ticket_ai_triage a JOIN public.tickets t ON t.id = a.ticket_id
+             FROM public.ticket_ai_triage a
+             JOIN public.tickets t ON t.organization_id = a.organization_id AND t.id = a.ticket_id
+             WHERE a.organization_id = $1
              ORDER BY t.created_at, t.id",
-            &[],
+            &[&tx.org_id()],
         )
         .await?;
     let mut right = 0;
@@ -89,12 +91,14 @@ pub(super) async fn report(
         .query_opt(
             "SELECT t.subject, coalesce(t.requester_email, ''), k.content, r.content
              FROM public.tickets t
-             JOIN public.ai_suggestions k ON k.ticket_id = t.id AND k.suggestion_type = 'kb'
-             JOIN public.ai_suggestions r ON r.ticket_id = t.id AND r.suggestion_type = 'smart_reply'
-             WHERE t.status IN ('new', 'open')
+             JOIN public.ai_suggestions k ON k.organization_id = t.organization_id
+                  AND k.ticket_id = t.id AND k.suggestion_type = 'kb'
+             JOIN public.ai_suggestions r ON r.organization_id = t.organization_id
+                  AND r.ticket_id = t.id AND r.suggestion_type = 'smart_reply'
+             WHERE t.organization_id = $1 AND t.status IN ('new', 'open')
              ORDER BY (k.content->'suggestions'->0->>'score')::float8 DESC NULLS LAST, t.id
              LIMIT 1",
-            &[],
+            &[&tx.org_id()],
         )
         .await?;
     if let Some(f) = featured {
@@ -132,10 +136,10 @@ pub(super) async fn report(
     let risk = tx
         .query(
             "SELECT p.risk_level, count(*) FROM public.sla_predictions p
-             JOIN public.tickets t ON t.id = p.ticket_id
-             WHERE t.status IN ('new', 'open', 'pending')
+             JOIN public.tickets t ON t.organization_id = p.organization_id AND t.id = p.ticket_id
+             WHERE p.organization_id = $1 AND t.status IN ('new', 'open', 'pending')
              GROUP BY p.risk_level ORDER BY p.risk_level",
-            &[],
+            &[&tx.org_id()],
         )
         .await?;
     let levels: Vec<String> = risk
@@ -147,11 +151,13 @@ pub(super) async fn report(
         .query(
             "SELECT t.priority, t.subject, p.breach_probability, p.risk_level,
                     extract(epoch FROM p.predicted_resolution_at - now())::float8
-             FROM public.sla_predictions p JOIN public.tickets t ON t.id = p.ticket_id
-             WHERE t.status IN ('new', 'open', 'pending') AND p.risk_level <> 'ok'
+             FROM public.sla_predictions p
+             JOIN public.tickets t ON t.organization_id = p.organization_id AND t.id = p.ticket_id
+             WHERE p.organization_id = $1 AND t.status IN ('new', 'open', 'pending')
+               AND p.risk_level <> 'ok'
              ORDER BY p.risk_level = 'breached', p.breach_probability DESC, t.id
              LIMIT 3",
-            &[],
+            &[&tx.org_id()],
         )
         .await?;
     for r in &at_risk {

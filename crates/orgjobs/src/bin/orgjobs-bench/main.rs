@@ -31,8 +31,9 @@ use anyhow::Context;
 use clap::Parser;
 use orgjobs_queue::tokio_postgres::types::Type;
 use orgjobs_queue::{
-    CommitMode, DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics, NoPayload, OrgBatch,
-    PgErr, QUEUE_MIGRATIONS, Registry, TenantHandler, TenantTx, Worker, WorkerConfig, migrate,
+    CommitMode, ContextMode, DbUrl, GlobalHandler, GlobalRole, GlobalTx, JobError, Metrics,
+    NoPayload, OrgBatch, PgErr, QUEUE_MIGRATIONS, Registry, SessionConfig, TenantHandler, TenantTx,
+    Worker, WorkerConfig, migrate,
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -84,6 +85,9 @@ fn now() -> f64 {
 struct Bench {
     args: Args,
     base: DbUrl,
+    /// The worker nodes (`host:port`) when the base database is a Citus
+    /// coordinator's.
+    citus_workers: Option<Vec<String>>,
     results: Vec<serde_json::Value>,
 }
 
@@ -121,9 +125,25 @@ impl Bench {
         let name = format!("{}_{suffix}", self.base.dbname().unwrap_or("orgjobs_bench"));
         let url = self.base.with_dbname(&name);
         url.recreate_database().await?;
+        if let Some(workers) = &self.citus_workers {
+            citus_database(&url, workers).await?;
+        }
         let mut client = url.connect().await?;
         migrate(&mut client, QUEUE_MIGRATIONS).await?;
         Ok((url, client))
+    }
+
+    /// The session settings the workers use: detected, like `orgjobs
+    /// worker` (on a Citus coordinator, the propagated context).
+    fn session(&self) -> SessionConfig {
+        SessionConfig {
+            context: if self.citus_workers.is_some() {
+                ContextMode::Propagated
+            } else {
+                ContextMode::Local
+            },
+            ..SessionConfig::default()
+        }
     }
 
     async fn drop_db(&self, url: &DbUrl) {
@@ -139,6 +159,7 @@ impl Bench {
             poll_interval: Duration::from_millis(200),
             drain,
             fair,
+            session: self.session(),
             ..WorkerConfig::default()
         }
     }
@@ -209,9 +230,20 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let base = DbUrl::parse(&args.database_url)?;
     let workloads = args.workloads.clone();
+    // On a Citus coordinator every fresh database is made a Citus database
+    // on every node (W2's tickets are then distributed by organization).
+    let citus_workers = {
+        let client = base.connect().await?;
+        if ContextMode::detect(&client).await? == ContextMode::Propagated {
+            Some(orgjobs_queue::citus::worker_nodes(&client).await?)
+        } else {
+            None
+        }
+    };
     let mut bench = Bench {
         args,
         base,
+        citus_workers,
         results: Vec::new(),
     };
     let started = Instant::now();
@@ -233,6 +265,52 @@ async fn main() -> anyhow::Result<()> {
         for r in &bench.results {
             writeln!(f, "{r}")?;
         }
+    }
+    Ok(())
+}
+
+/// Makes `url`'s new database a Citus database: the same database on every
+/// worker node (`host:port`, dropped and created again), the extension on
+/// every node, and the workers added to the coordinator's metadata.
+async fn citus_database(url: &DbUrl, workers: &[String]) -> anyhow::Result<()> {
+    let name = url.dbname().unwrap_or_default().to_owned();
+    let user = url.config().get_user().unwrap_or("postgres").to_owned();
+    for w in workers {
+        let (host, port) = w.rsplit_once(':').context("worker node host:port")?;
+        let node = DbUrl::parse(&format!(
+            "postgres://{user}@{host}:{port}/{name}?sslmode=disable"
+        ))?;
+        node.recreate_database().await?;
+        node.connect()
+            .await?
+            .batch_execute("CREATE EXTENSION citus")
+            .await
+            .map_err(|e| anyhow::anyhow!("citus on {w}: {}", PgErr(&e)))?;
+    }
+    let client = url.connect().await?;
+    client
+        .batch_execute("CREATE EXTENSION citus")
+        .await
+        .map_err(|e| anyhow::anyhow!("citus on the coordinator: {}", PgErr(&e)))?;
+    let (host, port) = match (
+        url.config().get_hosts().first(),
+        url.config().get_ports().first(),
+    ) {
+        (Some(orgjobs_queue::tokio_postgres::config::Host::Tcp(h)), Some(p)) => {
+            (h.clone(), i32::from(*p))
+        }
+        _ => anyhow::bail!("the coordinator must be reached over TCP"),
+    };
+    // $1 host, $2 port of the coordinator, then of each worker.
+    client
+        .execute("SELECT citus_set_coordinator_host($1, $2)", &[&host, &port])
+        .await?;
+    for w in workers {
+        let (h, p) = w.rsplit_once(':').context("worker node host:port")?;
+        let p: i32 = p.parse()?;
+        client
+            .execute("SELECT citus_add_node($1, $2)", &[&h, &p])
+            .await?;
     }
     Ok(())
 }

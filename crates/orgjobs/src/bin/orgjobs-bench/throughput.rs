@@ -52,6 +52,15 @@ impl Bench {
                  GRANT SELECT ON tickets TO orgjobs_tenant;",
             )
             .await?;
+        if self.citus_workers.is_some() {
+            // On Citus: the tickets distributed by organization, and the
+            // tenant role allowed to log in on the worker nodes.
+            client
+                .batch_execute("SELECT create_distributed_table('tickets', 'organization_id')")
+                .await
+                .map_err(|e| anyhow::anyhow!("distributing tickets: {}", PgErr(&e)))?;
+            orgjobs_queue::citus::allow_worker_logins(client, &["orgjobs_tenant"]).await?;
+        }
         let rows = client
             .query(
                 "SELECT md5('org-' || o)::uuid FROM generate_series(1, 20) o",

@@ -1,0 +1,390 @@
+//! orgjobs on a Citus cluster: a coordinator and two worker nodes, started by
+//! `scripts/citus-cluster` on free ports with private data directories, and
+//! stopped at the end.
+//!
+//! Citus must be installed (`scripts/ensure-citus` builds it from
+//! `../shared/citus`). Without it these tests say that they were skipped and
+//! why, unless `ORGJOBS_CITUS=required` (set by `scripts/test` once Citus is
+//! installed), in which case they fail.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use common::{orgjobs, text};
+use orgjobs_queue::tokio_postgres::{self, Client, NoTls};
+use orgjobs_queue::{ContextMode, DbUrl, SessionConfig, TenantTx};
+use uuid::Uuid;
+
+/// A running cluster; stopped and removed on drop.
+struct Cluster {
+    dir: PathBuf,
+    coordinator: u16,
+    workers: Vec<u16>,
+}
+
+fn script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/citus-cluster")
+}
+
+impl Cluster {
+    /// Starts one, or returns `None` (having said why) when Citus is not
+    /// installed and not required.
+    fn start() -> Option<Cluster> {
+        let lib = Command::new("pg_config")
+            .arg("--pkglibdir")
+            .output()
+            .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+            .expect("pg_config --pkglibdir");
+        if !lib.join("citus.so").exists() {
+            let why = format!(
+                "Citus is not installed ({} is missing; scripts/ensure-citus builds it from ../shared/citus)",
+                lib.join("citus.so").display()
+            );
+            if std::env::var("ORGJOBS_CITUS").as_deref() == Ok("required") {
+                panic!("{why}, and ORGJOBS_CITUS=required");
+            }
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "orgjobs-citus-{}-{}",
+            std::process::id(),
+            Uuid::new_v4().simple()
+        ));
+        let out = Command::new(script())
+            .arg("start")
+            .arg(&dir)
+            .output()
+            .expect("run scripts/citus-cluster");
+        let cluster_text = String::from_utf8_lossy(&out.stdout).to_string();
+        let mut cluster = Cluster {
+            dir,
+            coordinator: 0,
+            workers: Vec::new(),
+        };
+        assert!(
+            out.status.success(),
+            "citus-cluster start failed:\n{cluster_text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for line in cluster_text.lines() {
+            if let Some(p) = line.strip_prefix("COORDINATOR_PORT=") {
+                cluster.coordinator = p.parse().expect("coordinator port");
+            }
+            if let Some(p) = line.strip_prefix("WORKER_PORTS=") {
+                cluster.workers = p
+                    .trim_matches('"')
+                    .split(' ')
+                    .map(|w| w.parse().expect("worker port"))
+                    .collect();
+            }
+        }
+        assert_eq!(cluster.workers.len(), 2, "{cluster_text}");
+        Some(cluster)
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
+            self.coordinator
+        )
+    }
+
+    async fn client(&self, port: u16) -> Client {
+        let (client, conn) = tokio_postgres::connect(
+            &format!("host=127.0.0.1 port={port} user=postgres dbname=postgres"),
+            NoTls,
+        )
+        .await
+        .expect("connect to a cluster node");
+        tokio::spawn(conn);
+        client
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).arg("stop").arg(&self.dir).output();
+    }
+}
+
+/// Writes an import file into the cluster's directory.
+fn import_file(cluster: &Cluster, name: &str, lines: &[String]) -> String {
+    let path = cluster.dir.join(format!("{name}.jsonl"));
+    std::fs::write(&path, lines.join("\n")).expect("write import file");
+    path.to_string_lossy().to_string()
+}
+
+fn tickets(prefix: &str, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            serde_json::json!({
+                "type": "ticket",
+                "external_id": format!("{prefix}-{i}"),
+                "subject": format!("{prefix} card not arrived {i}"),
+                "body": "Ordered two weeks ago.",
+                "priority": "high",
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+async fn count(client: &Client, sql: &str, org: Uuid) -> i64 {
+    client
+        .query_one(sql, &[&org])
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .get(0)
+}
+
+/// `orgjobs migrate --citus` distributes the tenant tables; `orgjobs org
+/// create` and `orgjobs import` work through the coordinator and enqueue
+/// the new tickets' jobs without triggers; a tenant transaction sees exactly
+/// its organization's rows on the workers, and none when the context is set
+/// the single-server way (set_config is not propagated); a write into
+/// another organization is refused by the policy on the worker; the proof
+/// passes, and fails naming the node when a worker refuses the tenant login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn orgjobs_runs_isolated_on_a_citus_cluster() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url();
+    let out = orgjobs(&url, &["migrate", "--citus"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains("applied helpdesk/citus/0001_distribute"),
+        "{said}"
+    );
+    assert!(said.contains("over 2 worker nodes"), "{said}");
+    // Again: idempotent.
+    let out = orgjobs(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let admin = cluster.client(cluster.coordinator).await;
+    let distributed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_dist_partition WHERE logicalrelid::text IN
+               ('organizations', 'tickets', 'agents', 'kb_articles', 'kb_passages',
+                'ticket_ai_triage', 'ai_suggestions', 'sla_predictions', 'sla_policies',
+                'metrics_snapshots', 'triage_models')",
+            &[],
+        )
+        .await
+        .expect("pg_dist_partition")
+        .get(0);
+    assert_eq!(distributed, 11);
+
+    let mut orgs = Vec::new();
+    for (name, n) in [("Alpha", 7), ("Beta", 4)] {
+        let out = orgjobs(&url, &["org", "create", name]);
+        assert!(out.status.success(), "{}", text(&out));
+        let id: Uuid = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("org id");
+        let path = import_file(&cluster, name, &tickets(name, n));
+        let out = orgjobs(&url, &["import", "--org", &id.to_string(), &path]);
+        assert!(out.status.success(), "{}", text(&out));
+        orgs.push((id, n as i64));
+    }
+    let (a, a_tickets) = orgs[0];
+    let (b, b_tickets) = orgs[1];
+
+    // The rows are on the workers, not the coordinator.
+    for (org, n) in &orgs {
+        assert_eq!(
+            count(
+                &admin,
+                "SELECT count(*) FROM public.tickets WHERE organization_id = $1",
+                *org
+            )
+            .await,
+            *n
+        );
+        // Each new ticket's three jobs, enqueued by the application (the
+        // triggers are gone on Citus), in the importing transaction.
+        assert_eq!(
+            count(
+                &admin,
+                "SELECT count(*) FROM orgjobs.jobs WHERE organization_id = $1
+                   AND kind IN ('TRIAGE_TICKET', 'KB_SUGGEST', 'SLA_PREDICT')",
+                *org
+            )
+            .await,
+            3 * n
+        );
+    }
+    let shards_on_workers: i64 = admin
+        .query_one(
+            "SELECT count(DISTINCT nodeport) FROM citus_shards WHERE table_name = 'tickets'::regclass",
+            &[],
+        )
+        .await
+        .expect("citus_shards")
+        .get(0);
+    assert_eq!(
+        shards_on_workers, 2,
+        "tickets' shards are spread over both workers"
+    );
+
+    // Tenant transactions through the runtime's own path.
+    let db = DbUrl::parse(&url).expect("url");
+    let pool = db.pool(4).await.expect("pool");
+    let session = {
+        let conn = pool.get().await.expect("connection");
+        SessionConfig::default()
+            .detected(&conn)
+            .await
+            .expect("detect")
+    };
+    assert_eq!(session.context, ContextMode::Propagated);
+    for (org, n) in [(a, a_tickets), (b, b_tickets)] {
+        let tx = TenantTx::begin(pool.get().await.expect("conn"), org, &session)
+            .await
+            .expect("tenant transaction");
+        let seen: i64 = tx
+            .query_one("SELECT count(*) FROM public.tickets", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(seen, n, "a tenant sees exactly its own tickets");
+        let others: i64 = tx
+            .query_one(
+                "SELECT count(*) FROM public.tickets WHERE organization_id <> $1",
+                &[&org],
+            )
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(others, 0);
+        drop(tx.rollback().await.expect("rollback"));
+    }
+    // Into another organization: refused by the policy on the worker.
+    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
+        .await
+        .expect("tenant transaction");
+    let err = tx
+        .execute(
+            "INSERT INTO public.tickets (organization_id, subject) VALUES ($1, 'planted')",
+            &[&b],
+        )
+        .await
+        .expect_err("a write into another organization");
+    assert_eq!(err.code(), Some("42501"), "{err}");
+    drop(tx.rollback().await);
+    // The single-server way on Citus: the context never reaches the
+    // workers, so the tenant sees nothing (this is why the mode exists).
+    let local = SessionConfig {
+        context: ContextMode::Local,
+        ..session.clone()
+    };
+    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &local)
+        .await
+        .expect("tenant transaction");
+    let seen: i64 = tx
+        .query_one("SELECT count(*) FROM public.tickets", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(seen, 0, "set_config does not reach the worker nodes");
+    drop(tx.rollback().await);
+
+    // The proof, on the cluster.
+    let out = orgjobs(&url, &["proof"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    for check in [
+        "PASS  citus context",
+        "PASS  citus placement: 11 tenant tables",
+        "PASS  citus worker logins",
+    ] {
+        assert!(said.contains(check), "missing {check:?} in\n{said}");
+    }
+    for (org, n) in [(a, a_tickets), (b, b_tickets)] {
+        let line = said
+            .lines()
+            .find(|l| {
+                l.contains(&format!(
+                    "organization {org}: tenant view equals administrator view"
+                ))
+            })
+            .unwrap_or_else(|| panic!("no view check for {org} in\n{said}"));
+        assert!(
+            line.starts_with("PASS") && line.contains(&format!("tickets {n}/{n}")),
+            "{line}"
+        );
+    }
+    // A worker that refuses the tenant's login fails the proof, by name.
+    let worker = cluster.client(cluster.workers[0]).await;
+    worker
+        .batch_execute("SET citus.enable_ddl_propagation TO off; ALTER ROLE orgjobs_tenant NOLOGIN")
+        .await
+        .expect("alter role on a worker");
+    let out = orgjobs(&url, &["proof"]);
+    let said = text(&out);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains(&format!(
+            "orgjobs_tenant cannot log in on 127.0.0.1:{}",
+            cluster.workers[0]
+        )),
+        "{said}"
+    );
+    // `orgjobs migrate` (Citus detected) allows it again.
+    let out = orgjobs(&url, &["migrate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = orgjobs(&url, &["proof"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+/// The demo's whole flow on the cluster: import, triage, suggestions, SLA
+/// predictions, reply drafts and snapshots, every job completed (the orphan
+/// discarded), each organization's results equal to what it alone should
+/// see, and the proof passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_runs_on_a_citus_cluster() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url();
+    let out = orgjobs(&url, &["migrate", "--citus"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = orgjobs(&url, &["demo"]);
+    let said = text(&out);
+    assert!(out.status.success(), "{said}");
+    assert!(
+        said.contains("demo passed in")
+            && said.contains("every organization's jobs saw exactly its own data"),
+        "{said}"
+    );
+    assert!(said.contains("PASS  citus placement"), "{said}");
+    let admin = cluster.client(cluster.coordinator).await;
+    let rows = admin
+        .query(
+            "SELECT kind, state, count(*) FROM orgjobs.jobs
+             WHERE state <> 'completed' GROUP BY 1, 2 ORDER BY 1, 2",
+            &[],
+        )
+        .await
+        .expect("jobs");
+    let unfinished: Vec<(String, String, i64)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert_eq!(
+        unfinished,
+        [("METRICS_SNAPSHOT".to_owned(), "discarded".to_owned(), 1)],
+        "only the demo's orphan job (no organization) may end otherwise"
+    );
+    let snapshots: i64 = admin
+        .query_one("SELECT count(*) FROM public.metrics_snapshots", &[])
+        .await
+        .expect("snapshots")
+        .get(0);
+    assert_eq!(snapshots, 3, "one snapshot per organization");
+}
