@@ -65,7 +65,8 @@ pub use insight::{
 };
 pub use metrics::Metrics;
 pub use migrate::{
-    MigrateError, Migration, QUEUE_MIGRATIONS, apply_pending, ensure_roles, migrate,
+    MigrateError, Migration, QUEUE_CITUS_MIGRATIONS, QUEUE_MIGRATIONS, apply_pending, ensure_roles,
+    migrate,
 };
 pub use pause::{Pause, list_pauses, pause, resume};
 pub use periodic::{Periodic, PeriodicError};

@@ -67,6 +67,14 @@ pub const QUEUE_MIGRATIONS: &[Migration] = &[
     },
 ];
 
+/// The queue's migrations on a Citus coordinator, applied after every
+/// regular one by `orgjobs migrate --citus` (and by every later `orgjobs
+/// migrate` there).
+pub const QUEUE_CITUS_MIGRATIONS: &[Migration] = &[Migration {
+    name: "orgjobs/citus/0001_atomic_commit",
+    sql: include_str!("../migrations/citus/0001_atomic_commit.sql"),
+}];
+
 const ROLES_SQL: &str = include_str!("../sql/roles.sql");
 
 /// Key of the advisory lock that serializes migrations within one database.

@@ -294,6 +294,76 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     assert_eq!(seen, 0, "set_config does not reach the worker nodes");
     drop(tx.rollback().await);
 
+    // A transaction that writes on a worker node and on the coordinator
+    // (a ticket and its jobs) commits with two-phase commit: Citus records
+    // each prepared worker transaction in pg_dist_transaction (kept here,
+    // with its recovery turned off). Without it, Citus would commit the
+    // worker's part first and a crash before the coordinator's commit
+    // would keep the ticket and lose its jobs.
+    for sql in [
+        "ALTER SYSTEM SET citus.recover_2pc_interval = -1",
+        "SELECT pg_reload_conf()",
+    ] {
+        admin.batch_execute(sql).await.expect("turn 2PC recovery off");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before: i64 = admin
+        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
+        .await
+        .expect("pg_dist_transaction")
+        .get(0);
+    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
+        .await
+        .expect("tenant transaction");
+    let ticket = orgjobs_helpdesk::insert_ticket(
+        &tx,
+        &orgjobs_helpdesk::NewTicket {
+            subject: "Two-phase".to_owned(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("insert a ticket");
+    drop(tx.commit().await.expect("commit"));
+    let after: i64 = admin
+        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
+        .await
+        .expect("pg_dist_transaction")
+        .get(0);
+    assert_eq!(
+        after,
+        before + 1,
+        "one worker transaction prepared and committed"
+    );
+    assert_eq!(
+        count(
+            &admin,
+            "SELECT count(*) FROM orgjobs.jobs WHERE (payload->>'ticket_id')::uuid = $1",
+            ticket
+        )
+        .await,
+        3,
+        "the ticket's jobs committed with it"
+    );
+    // A read-only transaction stays one-phase.
+    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
+        .await
+        .expect("tenant transaction");
+    tx.query_one(
+        "SELECT count(*) FROM public.tickets WHERE organization_id = $1",
+        &[&a],
+    )
+    .await
+    .expect("count");
+    drop(tx.commit().await.expect("commit"));
+    let read_only: i64 = admin
+        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
+        .await
+        .expect("pg_dist_transaction")
+        .get(0);
+    assert_eq!(read_only, after);
+    let a_tickets = a_tickets + 1;
+
     // The proof, on the cluster.
     let out = orgjobs(&url, &["proof"]);
     let said = text(&out);

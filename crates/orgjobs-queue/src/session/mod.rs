@@ -163,20 +163,32 @@ const SET_TENANT_ROLE_PROPAGATING: &str = "SELECT pg_catalog.set_config('role', 
 /// [`SET_TENANT_ROLE_PROPAGATING`] for kinds with asynchronous commit.
 const SET_TENANT_ROLE_PROPAGATING_ASYNC: &str = "SELECT pg_catalog.set_config('role', $1, true), pg_catalog.set_config('citus.propagate_set_commands', 'local', true), pg_catalog.set_config('synchronous_commit', 'off', true)";
 
-/// The statement that sets `org` as the context on Citus, after
-/// [`SET_TENANT_ROLE_PROPAGATING`]. `SET` takes no parameters: the value is
-/// the text of a typed [`Uuid`] (hex digits and dashes), nothing else.
-fn propagated_context(org: Uuid) -> String {
-    format!("SET LOCAL app.current_org = '{}'", org.hyphenated())
+/// The statements that set `org` as the context on Citus, after
+/// [`SET_TENANT_ROLE_PROPAGATING`]: the `SET LOCAL`, then
+/// [`COMMIT_ATOMICALLY`], each sent alone (Citus replays the whole query
+/// string of a propagated `SET` on the workers). `SET` takes no parameters:
+/// the value is the text of a typed [`Uuid`] (hex digits and dashes),
+/// nothing else.
+fn propagated_context(org: Uuid) -> Vec<String> {
+    vec![
+        format!("SET LOCAL app.current_org = '{}'", org.hyphenated()),
+        COMMIT_ATOMICALLY.to_owned(),
+    ]
 }
 
-/// How a tenant transaction begins: the first statement with its text
-/// parameters, and, on Citus, the `SET LOCAL` sent after it in the same
-/// flight.
+/// On Citus, makes the transaction commit with two-phase commit whenever it
+/// writes on a worker node, so that the organization's rows there and the
+/// queue's rows on the coordinator (a job's completion, new jobs) commit
+/// together (migration `orgjobs/citus/0001_atomic_commit`).
+const COMMIT_ATOMICALLY: &str = "SELECT orgjobs.commit_atomically()";
+
+/// How a job transaction begins: the first statement with its text
+/// parameters, and, on Citus, the statements sent after it in the same
+/// flight, each as a query of its own.
 pub(crate) struct ContextStatements {
     pub(crate) first: &'static str,
     pub(crate) params: Vec<String>,
-    pub(crate) then: Option<String>,
+    pub(crate) then: Vec<String>,
 }
 
 /// The one place that chooses how a tenant context is set, for the
@@ -190,12 +202,12 @@ pub(crate) fn tenant_context(
         (ContextMode::Local, CommitMode::Synchronous) => ContextStatements {
             first: SET_TENANT_CONTEXT,
             params: vec![roles.tenant_role.clone(), org.to_string()],
-            then: None,
+            then: Vec::new(),
         },
         (ContextMode::Local, CommitMode::Asynchronous) => ContextStatements {
             first: SET_TENANT_CONTEXT_ASYNC,
             params: vec![roles.tenant_role.clone(), org.to_string()],
-            then: None,
+            then: Vec::new(),
         },
         (ContextMode::Propagated, commit) => ContextStatements {
             first: match commit {
@@ -203,7 +215,7 @@ pub(crate) fn tenant_context(
                 CommitMode::Asynchronous => SET_TENANT_ROLE_PROPAGATING_ASYNC,
             },
             params: vec![roles.tenant_role.clone()],
-            then: Some(propagated_context(org)),
+            then: propagated_context(org),
         },
     }
 }
@@ -226,7 +238,7 @@ pub async fn set_tenant_context(
                 .map(|p| p as &(dyn tokio_postgres::types::ToSql + Sync))
                 .collect();
             client.query(c.first, &params).await?;
-            if let Some(then) = &c.then {
+            for then in &c.then {
                 client.batch_execute(then).await?;
             }
         }
@@ -413,9 +425,9 @@ impl GlobalTx {
 }
 
 /// How a global transaction begins: `SET_GLOBAL_CONTEXT` with the role
-/// (`none`: the login's). The empty context needs no propagation on Citus:
-/// a worker node's connection has no `app.current_org` unless a `SET LOCAL`
-/// of the same transaction sent one.
+/// (`none`: the login's); on Citus then [`COMMIT_ATOMICALLY`]. The empty
+/// context needs no propagation on Citus: a worker node's connection has no
+/// `app.current_org` unless a `SET LOCAL` of the same transaction sent one.
 fn global_context(
     role: GlobalRole,
     roles: &SessionConfig,
@@ -431,6 +443,9 @@ fn global_context(
             CommitMode::Asynchronous => SET_GLOBAL_CONTEXT_ASYNC,
         },
         params,
-        then: None,
+        then: match roles.context {
+            ContextMode::Local => Vec::new(),
+            ContextMode::Propagated => vec![COMMIT_ATOMICALLY.to_owned()],
+        },
     }
 }

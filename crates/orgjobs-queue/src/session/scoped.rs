@@ -112,15 +112,15 @@ async fn open(
     }
 }
 
-/// The context's `SET LOCAL` (Citus), if it has one.
+/// The context's statements after the first (Citus), each a query of its
+/// own, all sent at once (polled in order, so sent in order).
 async fn then_statement(
     conn: &tokio_postgres::Client,
     context: &ContextStatements,
 ) -> Result<(), tokio_postgres::Error> {
-    match &context.then {
-        Some(sql) => conn.batch_execute(sql).await,
-        None => Ok(()),
-    }
+    futures_util::future::try_join_all(context.then.iter().map(|sql| conn.batch_execute(sql)))
+        .await
+        .map(drop)
 }
 
 impl ScopedTx {

@@ -87,6 +87,7 @@ pub async fn migrate_app(
                 "this Citus coordinator has no active worker nodes: add them first (SELECT citus_add_node(host, port) for each), then run `orgjobs migrate --citus`"
             );
         }
+        migrations.extend_from_slice(orgjobs_queue::QUEUE_CITUS_MIGRATIONS);
         migrations.extend_from_slice(orgjobs_helpdesk::CITUS_MIGRATIONS);
     }
     let applied = migrate(client, &migrations).await?;

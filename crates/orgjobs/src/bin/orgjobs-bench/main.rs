@@ -129,7 +129,11 @@ impl Bench {
             citus_database(&url, workers).await?;
         }
         let mut client = url.connect().await?;
-        migrate(&mut client, QUEUE_MIGRATIONS).await?;
+        let mut migrations = QUEUE_MIGRATIONS.to_vec();
+        if self.citus_workers.is_some() {
+            migrations.extend_from_slice(orgjobs_queue::QUEUE_CITUS_MIGRATIONS);
+        }
+        migrate(&mut client, &migrations).await?;
         Ok((url, client))
     }
 
