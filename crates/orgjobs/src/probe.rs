@@ -33,11 +33,13 @@ impl TenantHandler for FaultProbe {
 
     async fn run(&self, tx: &mut TenantTx, p: ProbePayload) -> Result<(), JobError> {
         tx.pause(Duration::from_millis(p.sleep_ms)).await?;
-        // $1: the ticket; RLS limits the update to this organization.
+        // $1: the ticket, $2 this organization (RLS allows no other; named,
+        // so that on Citus the update goes to the organization's one shard).
         let n = tx
             .execute(
-                "UPDATE public.tickets SET subject = subject || '+' WHERE id = $1",
-                &[&p.ticket_id],
+                "UPDATE public.tickets SET subject = subject || '+'
+                 WHERE id = $1 AND organization_id = $2",
+                &[&p.ticket_id, &tx.org_id()],
             )
             .await?;
         if n != 1 {

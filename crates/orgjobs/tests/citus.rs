@@ -11,8 +11,10 @@ mod common;
 
 use std::path::PathBuf;
 use std::process::Command;
+use std::time::{Duration, Instant};
 
-use common::{orgjobs, text};
+use common::{FAULT_BIN, WorkerProcess, orgjobs, text};
+use orgjobs_queue::deadpool_postgres::Pool;
 use orgjobs_queue::tokio_postgres::{self, Client, NoTls};
 use orgjobs_queue::{ContextMode, DbUrl, SessionConfig, TenantTx};
 use uuid::Uuid;
@@ -304,9 +306,12 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
         "ALTER SYSTEM SET citus.recover_2pc_interval = -1",
         "SELECT pg_reload_conf()",
     ] {
-        admin.batch_execute(sql).await.expect("turn 2PC recovery off");
+        admin
+            .batch_execute(sql)
+            .await
+            .expect("turn 2PC recovery off");
     }
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
     let before: i64 = admin
         .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
         .await
@@ -457,4 +462,208 @@ async fn the_demo_runs_on_a_citus_cluster() {
         .expect("snapshots")
         .get(0);
     assert_eq!(snapshots, 3, "one snapshot per organization");
+}
+
+/// Creates organization `name` with `n` tickets through a tenant
+/// transaction on the cluster and forgets the helpdesk jobs they enqueued;
+/// returns its id and the tickets'.
+async fn seed(pool: &Pool, session: &SessionConfig, name: &str, n: usize) -> (Uuid, Vec<Uuid>) {
+    let org = Uuid::new_v4();
+    let tx = TenantTx::begin(pool.get().await.expect("conn"), org, session)
+        .await
+        .expect("begin");
+    orgjobs_helpdesk::create_organization(&tx, name)
+        .await
+        .expect("organization");
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let t = orgjobs_helpdesk::NewTicket {
+            subject: format!("{name}{i}"),
+            ..Default::default()
+        };
+        ids.push(
+            orgjobs_helpdesk::insert_ticket(&tx, &t)
+                .await
+                .expect("ticket"),
+        );
+    }
+    drop(tx.commit().await.expect("commit"));
+    pool.get()
+        .await
+        .expect("conn")
+        .execute(
+            "DELETE FROM orgjobs.jobs WHERE organization_id = $1",
+            &[&org],
+        )
+        .await
+        .expect("forget the helpdesk jobs");
+    (org, ids)
+}
+
+async fn finished(admin: &Client, jobs: &[i64]) -> i64 {
+    admin
+        .query_one(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND state = 'completed'",
+            &[&jobs],
+        )
+        .await
+        .expect("jobs")
+        .get(0)
+}
+
+async fn wait_finished(admin: &Client, jobs: &[i64], at_least: i64, within: Duration) {
+    let deadline = Instant::now() + within;
+    loop {
+        let done = finished(admin, jobs).await;
+        if done >= at_least {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{done} of {} jobs completed after {within:?}, expected {at_least}",
+            jobs.len()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// While counted jobs of two organizations run, one organization's shards
+/// move to the other worker node (`citus_move_shard_placement`, its whole
+/// co-location group) and the worker process is SIGKILLed; a second worker
+/// process finishes. Every job completes, every job's effect (a `+` on its
+/// ticket, written in its tenant transaction) is there exactly once, and no
+/// job saw another organization's ticket (a probe that cannot find its
+/// ticket in its organization is discarded, not completed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shard_moves_and_a_worker_is_killed_while_jobs_run() {
+    let Some(cluster) = Cluster::start() else {
+        return;
+    };
+    let url = cluster.url();
+    let out = orgjobs(&url, &["migrate", "--citus"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let db = DbUrl::parse(&url).expect("url");
+    let pool = db.pool(4).await.expect("pool");
+    let session = {
+        let conn = pool.get().await.expect("connection");
+        SessionConfig::default()
+            .detected(&conn)
+            .await
+            .expect("detect")
+    };
+    let (a, a_tickets) = seed(&pool, &session, "A", 60).await;
+    let (b, b_tickets) = seed(&pool, &session, "B", 60).await;
+    let admin = cluster.client(cluster.coordinator).await;
+    common::fault_registry()
+        .register_kinds(&admin)
+        .await
+        .expect("register the probe kind");
+    let mut jobs = Vec::new();
+    for (org, tickets) in [(a, &a_tickets), (b, &b_tickets)] {
+        for t in tickets {
+            let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": 300 });
+            let id: i64 = admin
+                .query_one(
+                    "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
+                    &[&org, &payload],
+                )
+                .await
+                .expect("enqueue")
+                .get(0);
+            jobs.push(id);
+        }
+    }
+    let args = [
+        "--lease-secs",
+        "2",
+        "--leader-ttl-secs",
+        "1",
+        "--no-periodic",
+        "--concurrency",
+        "6",
+    ];
+    let first = WorkerProcess::start_bin(FAULT_BIN, &url, &args);
+    wait_finished(&admin, &jobs, 10, Duration::from_secs(60)).await;
+
+    // A's shards (tickets and every co-located table) go to the other node,
+    // blocking writes to them while they are copied; A's jobs wait.
+    let row = admin
+        .query_one(
+            "SELECT s.shardid, s.nodename, s.nodeport
+             FROM citus_shards s
+             WHERE s.shardid = get_shard_id_for_distribution_column('public.tickets', $1::uuid)",
+            &[&a],
+        )
+        .await
+        .expect("A's shard");
+    let (shard, from_host, from_port): (i64, String, i32) = (row.get(0), row.get(1), row.get(2));
+    let to_port = cluster
+        .workers
+        .iter()
+        .map(|p| i32::from(*p))
+        .find(|p| *p != from_port)
+        .expect("the other worker");
+    let moved_at = finished(&admin, &jobs).await;
+    admin
+        .execute(
+            "SELECT citus_move_shard_placement($1, $2, $3, '127.0.0.1', $4, shard_transfer_mode => 'block_writes')",
+            &[&shard, &from_host, &from_port, &to_port],
+        )
+        .await
+        .expect("move A's shards");
+    let now_on: i32 = admin
+        .query_one(
+            "SELECT nodeport FROM citus_shards WHERE shardid = $1",
+            &[&shard],
+        )
+        .await
+        .expect("placement")
+        .get(0);
+    assert_eq!(now_on, to_port, "A's tickets moved");
+    assert!(
+        finished(&admin, &jobs).await < jobs.len() as i64,
+        "jobs were still running when the shards had moved (moved at {moved_at} completed)"
+    );
+
+    // The worker dies without a word; its leases expire and a second worker
+    // rescues and finishes its jobs.
+    drop(first);
+    let second = WorkerProcess::start_bin(FAULT_BIN, &url, &args);
+    wait_finished(&admin, &jobs, jobs.len() as i64, Duration::from_secs(120)).await;
+    drop(second);
+
+    let marks: Vec<(Uuid, i32)> = admin
+        .query(
+            "SELECT organization_id, length(subject) - length(replace(subject, '+', ''))
+             FROM public.tickets WHERE organization_id = ANY($1) ORDER BY organization_id, id",
+            &[&vec![a, b]],
+        )
+        .await
+        .expect("marks")
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    assert_eq!(marks.len(), a_tickets.len() + b_tickets.len());
+    assert!(
+        marks.iter().all(|(_, m)| *m == 1),
+        "every job's effect exactly once: {marks:?}"
+    );
+    let not_completed: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND state <> 'completed'",
+            &[&jobs],
+        )
+        .await
+        .expect("states")
+        .get(0);
+    assert_eq!(not_completed, 0);
+    let rescued: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM orgjobs.jobs WHERE id = ANY($1) AND attempt > 1",
+            &[&jobs],
+        )
+        .await
+        .expect("attempts")
+        .get(0);
+    assert!(rescued > 0, "the killed worker's jobs ran again elsewhere");
 }
