@@ -210,14 +210,22 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         )
         .await?;
         let name = db.dbname().unwrap_or("orgjobs");
+        // The demo's own server (host and port), as the worker's login.
+        let config = db.config();
+        let host = match config.get_hosts().first() {
+            Some(orgjobs_queue::tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+            _ => "127.0.0.1".to_owned(),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        let worker_url = format!("postgres://orgjobs_worker@{host}:{port}/{name}");
         println!(
             "the dashboard and the HTTP API (tokens shown once; `orgjobs token revoke <id>` revokes one):"
         );
         println!(
-            "  start the server as the worker's login:  DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{name} orgjobs serve"
+            "  start the server as the worker's login:  DATABASE_URL={worker_url} orgjobs serve"
         );
         println!(
-            "  and a worker:                            DATABASE_URL=postgres://orgjobs_worker@127.0.0.1:5432/{name} orgjobs worker"
+            "  and a worker:                            DATABASE_URL={worker_url} orgjobs worker"
         );
         println!("  open http://127.0.0.1:8080/ and log in with");
         println!(

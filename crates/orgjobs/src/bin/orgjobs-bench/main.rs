@@ -232,12 +232,22 @@ impl Bench {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Warnings (a lost job's reason, say) to stderr; the results go to
+    // stdout.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ORGJOBS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .try_init();
     let base = DbUrl::parse(&args.database_url)?;
     let workloads = args.workloads.clone();
-    // On a Citus coordinator every fresh database is made a Citus database
-    // on every node (W2's tickets are then distributed by organization).
+    // On a Citus coordinator (its `postgres` database has the extension)
+    // every fresh database is made a Citus database on every node (W2's
+    // tickets are then distributed by organization).
     let citus_workers = {
-        let client = base.connect().await?;
+        let client = base.with_dbname("postgres").connect().await?;
         if ContextMode::detect(&client).await? == ContextMode::Propagated {
             Some(orgjobs_queue::citus::worker_nodes(&client).await?)
         } else {
