@@ -87,6 +87,33 @@ impl Cluster {
         Some(cluster)
     }
 
+    /// Starts one (see [`Cluster::start`]) and runs `orgjobs migrate
+    /// --citus` on it; returns it with what migrate printed.
+    fn start_migrated() -> Option<(Cluster, String)> {
+        let cluster = Cluster::start()?;
+        let out = orgjobs(&cluster.url(), &["migrate", "--citus"]);
+        assert!(out.status.success(), "{}", text(&out));
+        let said = String::from_utf8_lossy(&out.stdout).to_string();
+        Some((cluster, said))
+    }
+
+    /// A pool on the coordinator and the session settings every process
+    /// detects there.
+    async fn pool(&self) -> (Pool, SessionConfig) {
+        let pool = DbUrl::parse(&self.url())
+            .expect("url")
+            .pool(4)
+            .await
+            .expect("pool");
+        let conn = pool.get().await.expect("connection");
+        let session = SessionConfig::default()
+            .detected(&conn)
+            .await
+            .expect("detect");
+        drop(conn);
+        (pool, session)
+    }
+
     fn url(&self) -> String {
         format!(
             "postgres://postgres@127.0.0.1:{}/postgres?sslmode=disable",
@@ -151,13 +178,10 @@ async fn count(client: &Client, sql: &str, org: Uuid) -> i64 {
 /// passes, and fails naming the node when a worker refuses the tenant login.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orgjobs_runs_isolated_on_a_citus_cluster() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, said)) = Cluster::start_migrated() else {
         return;
     };
     let url = cluster.url();
-    let out = orgjobs(&url, &["migrate", "--citus"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let said = String::from_utf8_lossy(&out.stdout);
     assert!(
         said.contains("applied helpdesk/citus/0001_distribute"),
         "{said}"
@@ -235,15 +259,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     );
 
     // Tenant transactions through the runtime's own path.
-    let db = DbUrl::parse(&url).expect("url");
-    let pool = db.pool(4).await.expect("pool");
-    let session = {
-        let conn = pool.get().await.expect("connection");
-        SessionConfig::default()
-            .detected(&conn)
-            .await
-            .expect("detect")
-    };
+    let (pool, session) = cluster.pool().await;
     assert_eq!(session.context, ContextMode::Propagated);
     for (org, n) in [(a, a_tickets), (b, b_tickets)] {
         let tx = TenantTx::begin(pool.get().await.expect("conn"), org, &session)
@@ -423,12 +439,10 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
 /// see, and the proof passed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_runs_on_a_citus_cluster() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, _)) = Cluster::start_migrated() else {
         return;
     };
     let url = cluster.url();
-    let out = orgjobs(&url, &["migrate", "--citus"]);
-    assert!(out.status.success(), "{}", text(&out));
     let out = orgjobs(&url, &["demo"]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
@@ -536,21 +550,11 @@ async fn wait_finished(admin: &Client, jobs: &[i64], at_least: i64, within: Dura
 /// ticket in its organization is discarded, not completed).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shard_moves_and_a_worker_is_killed_while_jobs_run() {
-    let Some(cluster) = Cluster::start() else {
+    let Some((cluster, _)) = Cluster::start_migrated() else {
         return;
     };
     let url = cluster.url();
-    let out = orgjobs(&url, &["migrate", "--citus"]);
-    assert!(out.status.success(), "{}", text(&out));
-    let db = DbUrl::parse(&url).expect("url");
-    let pool = db.pool(4).await.expect("pool");
-    let session = {
-        let conn = pool.get().await.expect("connection");
-        SessionConfig::default()
-            .detected(&conn)
-            .await
-            .expect("detect")
-    };
+    let (pool, session) = cluster.pool().await;
     let (a, a_tickets) = seed(&pool, &session, "A", 60).await;
     let (b, b_tickets) = seed(&pool, &session, "B", 60).await;
     let admin = cluster.client(cluster.coordinator).await;
@@ -558,21 +562,8 @@ async fn a_shard_moves_and_a_worker_is_killed_while_jobs_run() {
         .register_kinds(&admin)
         .await
         .expect("register the probe kind");
-    let mut jobs = Vec::new();
-    for (org, tickets) in [(a, &a_tickets), (b, &b_tickets)] {
-        for t in tickets {
-            let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": 300 });
-            let id: i64 = admin
-                .query_one(
-                    "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
-                    &[&org, &payload],
-                )
-                .await
-                .expect("enqueue")
-                .get(0);
-            jobs.push(id);
-        }
-    }
+    let mut jobs = common::add_probes(&admin, a, &a_tickets, 300).await;
+    jobs.extend(common::add_probes(&admin, b, &b_tickets, 300).await);
     let args = [
         "--lease-secs",
         "2",

@@ -77,19 +77,7 @@ async fn workers_survive_fast_immediate_and_crash_restarts_without_loss() {
     common::register(&pool, &common::fault_registry()).await;
     let (org, tickets) = common::seed_org_tickets(&pool, "A", 160).await;
     let c = try_connect(&url).await.expect("connect");
-    let mut jobs = Vec::new();
-    for t in &tickets {
-        let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": 250 });
-        let id: i64 = c
-            .query_one(
-                "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
-                &[&org, &payload],
-            )
-            .await
-            .expect("enqueue")
-            .get(0);
-        jobs.push(id);
-    }
+    let jobs = common::add_probes(&c, org, &tickets, 250).await;
     drop((c, pool));
     let args = [
         "--lease-secs",

@@ -176,6 +176,32 @@ pub async fn enqueue_probes(db: &TestDb, org: Uuid, tickets: &[Uuid], sleep_ms: 
     orgjobs_testdb::enqueue_probes(db, "FAULT_PROBE", org, "ticket_id", tickets, sleep_ms).await
 }
 
+/// Enqueues one FAULT_PROBE per ticket of `org` with `orgjobs.add_job` on
+/// `client` (any server: a private one, a Citus coordinator); returns the
+/// job ids in the tickets' order.
+pub async fn add_probes(
+    client: &orgjobs_queue::tokio_postgres::Client,
+    org: Uuid,
+    tickets: &[Uuid],
+    sleep_ms: u64,
+) -> Vec<i64> {
+    let mut jobs = Vec::new();
+    for t in tickets {
+        let payload = serde_json::json!({ "ticket_id": t, "sleep_ms": sleep_ms });
+        // $1 the organization, $2 the probe's payload.
+        let id: i64 = client
+            .query_one(
+                "SELECT orgjobs.add_job('FAULT_PROBE', $1, $2)",
+                &[&org, &payload],
+            )
+            .await
+            .expect("enqueue a probe")
+            .get(0);
+        jobs.push(id);
+    }
+    jobs
+}
+
 /// How many `+` marks each ticket carries (its probe's effects).
 pub async fn marks(db: &TestDb, tickets: &[Uuid]) -> Vec<i64> {
     orgjobs_testdb::marks(db, "tickets", tickets).await
