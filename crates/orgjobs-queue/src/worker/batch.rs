@@ -37,6 +37,11 @@ pub(crate) async fn execute_batch(
     jobs: Vec<ClaimedJob>,
     limit: OrgBatch,
 ) -> Vec<Outcome> {
+    // In id order: the batch's transaction then locks its jobs' rows in the
+    // order the lease renewal locks them, so the two cannot deadlock. They
+    // commit together, so the order within a batch changes no one's wait.
+    let mut jobs = jobs;
+    jobs.sort_by_key(|j| j.id);
     let started = Instant::now();
     let Some(kind) = jobs.first().map(|j| j.kind.clone()) else {
         return Vec::new();

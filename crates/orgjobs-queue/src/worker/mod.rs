@@ -542,6 +542,11 @@ async fn report_stopped(ctx: &Ctx) {
 /// cancel requests on to their handlers.
 async fn heartbeat_loop(ctx: Arc<Ctx>) {
     let every = ctx.leases.interval();
+    // Jobs a renewal found no longer held while their handlers still ran.
+    // One whose transaction was committing at that moment (a two-phase
+    // commit on Citus returns late) has ended by the next renewal; a job
+    // really taken is still running then, and only that one is reported.
+    let mut suspected: std::collections::HashSet<i64> = std::collections::HashSet::new();
     loop {
         tokio::time::sleep(every).await;
         let held = ctx.held();
@@ -573,13 +578,20 @@ async fn heartbeat_loop(ctx: Arc<Ctx>) {
                 job.cancel.store(true, Ordering::Relaxed);
             }
         }
-        for id in report.lost.iter().filter(|id| running.contains_key(id)) {
+        let lost: std::collections::HashSet<i64> = report
+            .lost
+            .iter()
+            .copied()
+            .filter(|id| running.contains_key(id))
+            .collect();
+        for id in lost.intersection(&suspected) {
             warn!(
                 event = "lease_lost",
                 job_id = id,
                 "the job was taken from this worker; its result will not be kept"
             );
         }
+        suspected = lost;
     }
 }
 

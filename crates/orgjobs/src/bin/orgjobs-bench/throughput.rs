@@ -86,13 +86,6 @@ impl Bench {
             ),
             ("w2_norls", false, CommitMode::Synchronous, None),
         ] {
-            if batch.is_some() && self.citus_workers.is_some() {
-                // On Citus, organization batches lost attempts to
-                // distributed deadlocks under this load (3 of 20,000, run
-                // again later): not measured there until that is understood.
-                self.record(json!({"workload": name, "skipped": "organization batches on Citus: distributed deadlocks under load"}));
-                continue;
-            }
             let (url, client) = self.fresh_db("w2").await?;
             let orgs = self.w2_fixture(&client).await?;
             let count = Count::default();
