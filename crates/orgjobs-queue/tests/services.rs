@@ -203,6 +203,93 @@ async fn leases_renew_until_the_job_is_taken_over_and_batches_complete_only_held
     assert_eq!(support::job(&db, taken).await.state, "running");
 }
 
+/// A renewal and a transaction that holds some of the same jobs (an
+/// organization batch, completing them in id order) cannot deadlock: the
+/// renewal locks its rows in id order whatever order it is given them in.
+/// Here the batch holds the middle job; the renewal, given the jobs last
+/// first, waits for it having locked only the first; the batch then
+/// completes the last job, which the renewal has not locked, and commits.
+/// A renewal that locked the last job first would close the cycle, and the
+/// server would cancel one of the two.
+#[tokio::test]
+async fn a_lease_renewal_and_a_batch_holding_its_jobs_do_not_deadlock() {
+    let db = support::db().await;
+    let clock = clock();
+    let svc = services(&db, &clock).await;
+    let org = support::seed_org(&svc.pool, "A", 0).await;
+    let soon = clock.now() + chrono::Duration::seconds(5);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(running_job(&db, org, "w1", 1, 5, soon).await);
+    }
+    ids.sort_unstable();
+    let (first, middle, last) = (ids[0], ids[1], ids[2]);
+    // A queue of some size, so that the renewal reaches its jobs by primary
+    // key in the order it is given them, as in production (on three rows
+    // the planner scans the table, in id order by chance).
+    let admin = db.admin_client().await;
+    admin
+        .execute(
+            "INSERT INTO orgjobs.jobs (kind, organization_id, state, finalized_at)
+             SELECT 'PROBE', $1, 'completed', now() FROM generate_series(1, 5000)",
+            &[&org],
+        )
+        .await
+        .expect("finished jobs");
+    admin
+        .batch_execute("ANALYZE orgjobs.jobs")
+        .await
+        .expect("analyze");
+    // The "batch": one transaction that completes its jobs in id order.
+    let mut batch = db.admin_client().await;
+    let tx = batch.transaction().await.expect("begin");
+    let finish =
+        "UPDATE orgjobs.jobs SET state = 'completed', locked_by = NULL, locked_until = NULL
+                  WHERE id = $1";
+    tx.execute(finish, &[&middle])
+        .await
+        .expect("complete the middle job");
+    let leases = Leases::new(svc.clone(), "w1", Duration::from_secs(30));
+    let held = [(last, 1), (middle, 1), (first, 1)];
+    let renewal = tokio::spawn(async move { leases.run_once(&held).await });
+    // Until the renewal is waiting for the middle job's lock.
+    let watcher = db.admin_client().await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE wait_event_type = 'Lock' AND query LIKE '%Renews the leases%'",
+                &[],
+            )
+            .await
+            .expect("pg_stat_activity")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the renewal never waited"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The batch goes on to the last job: no deadlock, it completes.
+    let done = tokio::time::timeout(Duration::from_secs(5), tx.execute(finish, &[&last]))
+        .await
+        .expect("the batch was not blocked by the renewal");
+    done.expect("complete the last job (a deadlock would cancel it)");
+    tx.commit().await.expect("commit the batch");
+    let report = renewal
+        .await
+        .expect("renewal task")
+        .expect("the renewal ends without a deadlock");
+    assert_eq!(report.renewed, vec![first]);
+    let mut lost = report.lost;
+    lost.sort_unstable();
+    assert_eq!(lost, vec![middle, last]);
+}
+
 /// Fails its first attempt.
 #[derive(Clone, Default)]
 struct FailsOnce(Arc<AtomicUsize>);
