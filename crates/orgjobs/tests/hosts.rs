@@ -18,13 +18,17 @@
 //! processes are removed on drop, also when the test panics; what a killed
 //! run left (its pid is gone) is removed when the next one starts.
 //!
-//! What makes it fail: without rescue (a lease longer than the outage) the
-//! wait for the cut host's jobs to be taken elsewhere times out; without
-//! fencing, the cut worker's late transaction (which does reach the server
-//! and update the ticket) commits, so its ticket carries two marks, the job
-//! two completions, and the victim's attempt ends `completed`, not `lost`;
-//! a lost or duplicated job fails the one-mark-per-ticket and
-//! one-completion-per-job checks.
+//! What makes it fail (each tried by breaking it): a lease longer than the
+//! outage, so that nothing is rescued — the wait for the cut host's jobs
+//! to be taken elsewhere times out; `complete_job` without fencing (by id
+//! alone) — the victim's late transaction commits and its ticket carries
+//! two marks; `complete_job` checking only that the job is running (not
+//! the attempt and the worker) — a late completion that arrives while
+//! another host runs the job's next attempt completes a job the victim no
+//! longer owns, which the check that rescued jobs end on another host at a
+//! later attempt catches (the test insists that this interleaving happened
+//! at least once). A lost or duplicated job fails the one-mark-per-ticket
+//! and one-completion-per-job checks.
 
 mod common;
 
@@ -50,10 +54,11 @@ const HOSTS: usize = 3;
 /// The host whose link is cut.
 const VICTIM: usize = 0;
 const CONCURRENCY: &str = "5";
-const JOBS_PER_ORG: usize = 40;
+const JOBS_PER_ORG: usize = 25;
 /// Long enough that the cut host holds jobs in their handlers when its
-/// link goes down.
-const SLEEP_MS: u64 = 700;
+/// link goes down, and that the other hosts are still running the jobs
+/// they took over when the cut host's late completions arrive.
+const SLEEP_MS: u64 = 1500;
 /// The cut comes when at most this many jobs wait: rescued jobs queue
 /// behind everything enqueued before them (their `run_at` is the time of
 /// the rescue), so a long backlog would only make the outage longer.
@@ -392,9 +397,17 @@ impl HostWorker {
             .collect()
     }
 
+    /// Handlers running: attempts started (`org_context_set`, logged as a
+    /// tenant job begins) and not yet ended (`job_finished`).
+    fn in_flight(&self) -> usize {
+        let logs = self.proc.logs();
+        let count = |event: &str| logs.iter().filter(|l| l["event"] == event).count();
+        count("org_context_set").saturating_sub(count("job_finished"))
+    }
+
     /// The attempts whose completion the server refused with SQLSTATE OJ001
-    /// (`job_lost` events): (job id, attempt).
-    fn refused(&self) -> BTreeSet<(i64, i32)> {
+    /// (`job_lost` events), and when the refusal came back.
+    fn refused(&self) -> BTreeMap<(i64, i32), Stamp> {
         self.proc
             .logs()
             .into_iter()
@@ -403,11 +416,22 @@ impl HostWorker {
                     && l["reason"].as_str().is_some_and(|r| r.contains("OJ001"))
             })
             .map(|l| {
-                (
+                let key = (
                     l["job_id"].as_i64().unwrap_or(-1),
                     l["attempt"].as_i64().unwrap_or(-1) as i32,
-                )
+                );
+                (key, stamp(&l))
             })
+            .collect()
+    }
+
+    /// When it logged each of its completions, by job id.
+    fn completed_at(&self) -> BTreeMap<i64, Stamp> {
+        self.proc
+            .logs()
+            .into_iter()
+            .filter(|l| l["event"] == "job_finished" && l["outcome"] == "completed")
+            .map(|l| (l["job_id"].as_i64().unwrap_or(-1), stamp(&l)))
             .collect()
     }
 
@@ -431,6 +455,14 @@ impl HostWorker {
     fn log_text(&self) -> String {
         self.proc.lines.lock().expect("lock").join("\n")
     }
+}
+
+/// A log line's time (the workers share this machine's clock).
+type Stamp = chrono::DateTime<chrono::FixedOffset>;
+
+fn stamp(line: &serde_json::Value) -> Stamp {
+    let raw = line["timestamp"].as_str().unwrap_or_default();
+    chrono::DateTime::parse_from_rfc3339(raw).unwrap_or_else(|e| panic!("timestamp {raw}: {e}"))
 }
 
 /// The sum of a counter's series whose labels include `labels`.
@@ -531,8 +563,10 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
     let total = jobs.len() as i64;
 
     // The cut comes when the victim has shown it works through its link
-    // (it completed jobs) and holds jobs in their handlers — those are the
-    // ones the cut strands — and the backlog is short.
+    // (it completed jobs), has just claimed jobs — those are the ones the
+    // cut strands: claimed less than 0.5 s ago, they are at least a second
+    // away from their end, so none can complete before the cut — and the
+    // backlog is short.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let done = victim
@@ -542,7 +576,8 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
             .count();
         let holding = scalar(
             &c,
-            "SELECT count(*) FROM orgjobs.jobs WHERE state = 'running' AND locked_by = $1",
+            "SELECT count(*) FROM orgjobs.jobs WHERE state = 'running' AND locked_by = $1
+             AND attempted_at > now() - interval '500 milliseconds'",
             &[&victim.id],
         )
         .await;
@@ -614,12 +649,14 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
     // handlers, still holding the rescued attempts, update their tickets
     // and call complete_job with the old attempt, which raises OJ001 and
     // rolls their transactions back; each attempt ends `lost`. Wait until
-    // every job is completed and the victim has ended every attempt rescued
-    // from it, also any rescued after the link came back: a claim whose
-    // BEGIN reached the server before the cut and whose statement only
-    // after it counts its lease from the transaction's start (now()), so
-    // the lease has already expired, the job is rescued at once and runs
-    // on another host while the victim runs it too (fencing keeps one).
+    // every job is completed, no handler runs on any host (so that the
+    // counts below are final: a late duplicate would have landed), and the
+    // victim has ended every attempt rescued from it, also any rescued after
+    // the link came back: a claim whose BEGIN reached the server before the
+    // cut and whose statement only after it counts its lease from the
+    // transaction's start (now()), so the lease has already expired, the
+    // job is rescued at once and runs on another host while the victim runs
+    // it too (fencing keeps one).
     let deadline = Instant::now() + Duration::from_secs(60);
     let rescued_all = loop {
         let completed = scalar(
@@ -631,13 +668,15 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
         let rescued_all = rescued_from(&c, &jobs, &victim.id).await;
         let ended: BTreeSet<(i64, i32)> = victim.finished().iter().map(|f| (f.0, f.1)).collect();
         let pending: Vec<_> = rescued_all.iter().filter(|r| !ended.contains(r)).collect();
-        if completed == total && pending.is_empty() {
+        let running: Vec<usize> = workers.iter().map(HostWorker::in_flight).collect();
+        if completed == total && pending.is_empty() && running.iter().all(|n| *n == 0) {
             break rescued_all;
         }
         assert!(
             Instant::now() < deadline,
-            "60 s after the link came back: {completed} of {total} jobs completed; the victim \
-             never ended the rescued attempts {pending:?}:\n{}",
+            "60 s after the link came back: {completed} of {total} jobs completed, handlers \
+             still running per host {running:?}; the victim never ended the rescued attempts \
+             {pending:?}:\n{}",
             victim.log_text()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -712,12 +751,42 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
         );
     }
     let refused = victim.refused();
-    let unrefused: Vec<_> = rescued.iter().filter(|r| !refused.contains(r)).collect();
+    let unrefused: Vec<_> = rescued
+        .iter()
+        .filter(|r| !refused.contains_key(r))
+        .collect();
     assert!(
         unrefused.is_empty(),
         "attempts held at the cut whose late completion complete_job did not refuse: \
          {unrefused:?}\n{}",
         victim.log_text()
+    );
+    // And the interleaving where only the attempt and worker checks stand
+    // in the way happened: a late completion was refused while another host
+    // was still running the job's next attempt (it completed at least
+    // 100 ms after the refusal). The job was `running` then, so a check of
+    // the state alone would have let the victim complete it. (Jobs run
+    // 1.5 s and the link comes back as soon as they are taken elsewhere;
+    // the victim's retransmissions go out within half a second.)
+    let others_completed: BTreeMap<i64, Stamp> = workers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != VICTIM)
+        .flat_map(|(_, w)| w.completed_at())
+        .collect();
+    let during_rerun = rescued
+        .iter()
+        .filter(|r| {
+            let (Some(refused), Some(done)) = (refused.get(r), others_completed.get(&r.0)) else {
+                return false;
+            };
+            *done - *refused > chrono::Duration::milliseconds(100)
+        })
+        .count();
+    assert!(
+        during_rerun > 0,
+        "no late completion was refused while another host still ran the job \
+         (rescued {rescued:?}, refused {refused:?}, completed elsewhere {others_completed:?})"
     );
 
     // The metrics say the same: the victim's lost attempts, and the rescues
@@ -749,7 +818,8 @@ async fn a_cut_host_loses_its_jobs_to_the_others_and_cannot_complete_them_late()
     eprintln!(
         "hosts: {total} jobs; {} attempts of the cut host rescued and taken elsewhere {:.1} s \
          after the cut ({} rescued in all); all ended {:.1} s after the link came back, {} late \
-         completions refused by complete_job; {:.1} s in all",
+         completions refused by complete_job ({during_rerun} while the job ran elsewhere); \
+         {:.1} s in all",
         rescued.len(),
         rescued_after.as_secs_f64(),
         rescued_all.len(),
