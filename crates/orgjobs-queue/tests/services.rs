@@ -290,6 +290,98 @@ async fn a_lease_renewal_and_a_batch_holding_its_jobs_do_not_deadlock() {
     assert_eq!(lost, vec![middle, last]);
 }
 
+/// A claim's lease counts from the claim statement, not from its
+/// transaction's start: a claim whose transaction began a while before (a
+/// stalled connection between `BEGIN` and the claim, a wait for a lock)
+/// still gets its whole lease. Counted from `now()`, the transaction's
+/// start, the 2 s lease below would be over before the claim returned, and
+/// the rescuer would hand the job to another worker at once.
+#[tokio::test]
+async fn a_claim_leases_from_the_claim_not_from_its_transactions_start() {
+    let db = support::db().await;
+    let pool = support::pool(&db, 2).await;
+    let org = support::seed_org(&pool, "A", 0).await;
+    let mut c = db.admin_client().await;
+    c.execute(
+        "INSERT INTO orgjobs.kinds (kind, scope) VALUES ('PROBE', 'tenant') ON CONFLICT DO NOTHING",
+        &[],
+    )
+    .await
+    .expect("kind");
+    let job = running_job(&db, org, "w0", 0, 5, clock().now()).await;
+    c.execute(
+        "UPDATE orgjobs.jobs SET state = 'available', locked_by = NULL, locked_until = NULL,
+                                 run_at = now() - interval '1 minute'
+         WHERE id = $1",
+        &[&job],
+    )
+    .await
+    .expect("make it waiting");
+    use tokio_postgres::types::Type;
+    let tx = c.transaction().await.expect("begin");
+    tx.batch_execute("SELECT pg_sleep(2.5)")
+        .await
+        .expect("stall");
+    let claim = tx
+        .prepare_typed(
+            orgjobs_queue::CLAIM_SQL,
+            &[Type::INT8, Type::TEXT, Type::FLOAT8, Type::TIMESTAMPTZ],
+        )
+        .await
+        .expect("prepare");
+    let claimed = tx
+        .query(&claim, &[&10i64, &"w1", &2.0f64, &None::<DateTime<Utc>>])
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 1);
+    let fair = tx
+        .prepare_typed(
+            orgjobs_queue::CLAIM_FAIR_SQL,
+            &[
+                Type::INT8,
+                Type::TEXT,
+                Type::FLOAT8,
+                Type::UUID,
+                Type::INT4,
+                Type::TIMESTAMPTZ,
+                Type::INT4,
+                Type::UUID_ARRAY,
+            ],
+        )
+        .await
+        .expect("prepare the fair claim");
+    // Nothing is left for the fair claim; it must still parse and run.
+    tx.query(
+        &fair,
+        &[
+            &10i64,
+            &"w1",
+            &2.0f64,
+            &Uuid::nil(),
+            &None::<i32>,
+            &None::<DateTime<Utc>>,
+            &orgjobs_queue::CLAIM_LOCK_CLASS,
+            &Vec::<Uuid>::new(),
+        ],
+    )
+    .await
+    .expect("fair claim");
+    let left: f64 = tx
+        .query_one(
+            "SELECT extract(epoch FROM locked_until - clock_timestamp())::float8
+             FROM orgjobs.jobs WHERE id = $1",
+            &[&job],
+        )
+        .await
+        .expect("lease")
+        .get(0);
+    tx.commit().await.expect("commit");
+    assert!(
+        left > 1.0,
+        "the lease must run from the claim: {left:.2} s of 2 s left"
+    );
+}
+
 /// Fails its first attempt.
 #[derive(Clone, Default)]
 struct FailsOnce(Arc<AtomicUsize>);

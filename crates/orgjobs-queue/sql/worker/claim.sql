@@ -1,5 +1,8 @@
 -- Claims up to $1 runnable jobs for worker $2, leasing them for $3 seconds.
--- $4: the time (NULL: the server's now()). The last column counts the jobs
+-- $4: the time (NULL: the server's statement_timestamp(), not now(): the
+-- claim's transaction may have begun a while ago — a stalled connection, a
+-- wait for a lock — and a lease counted from then could be over at once).
+-- The last column counts the jobs
 -- picked before rate limits refused some (more than returned: another pass
 -- may find jobs behind the refused ones).
 -- The inner SELECT walks jobs_fetch_idx in order and skips rows other
@@ -16,9 +19,9 @@ picked AS (
     SELECT id, organization_id, kind, priority, run_at
     FROM orgjobs.jobs j
     WHERE state IN ('available', 'scheduled', 'retryable')
-      AND run_at <= coalesce($4::timestamptz, now())
+      AND run_at <= coalesce($4::timestamptz, statement_timestamp())
       AND NOT ((SELECT present FROM limits)
-               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($4::timestamptz, now())))
+               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($4::timestamptz, statement_timestamp())))
     ORDER BY priority, run_at, id
     LIMIT $1
     FOR UPDATE SKIP LOCKED
@@ -32,7 +35,7 @@ granted AS (
     SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.priority, picked.run_at, picked.id),
                                 array_agg(picked.organization_id ORDER BY picked.priority, picked.run_at, picked.id),
                                 array_agg(picked.kind ORDER BY picked.priority, picked.run_at, picked.id),
-                                coalesce($4::timestamptz, now()))
+                                coalesce($4::timestamptz, statement_timestamp()))
     FROM picked
     WHERE (SELECT present FROM limits)
       AND EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
@@ -41,9 +44,9 @@ granted AS (
 UPDATE orgjobs.jobs j
 SET state        = 'running',
     attempt      = j.attempt + 1,
-    attempted_at = coalesce($4::timestamptz, now()),
+    attempted_at = coalesce($4::timestamptz, statement_timestamp()),
     locked_by    = $2,
-    locked_until = coalesce($4::timestamptz, now()) + make_interval(secs => $3)
+    locked_until = coalesce($4::timestamptz, statement_timestamp()) + make_interval(secs => $3)
 -- By primary key whatever the planner thinks grant_starts returns.
 WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,

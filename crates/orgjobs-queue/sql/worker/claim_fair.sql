@@ -2,7 +2,9 @@
 -- interleaving organizations round-robin, starting after organization key
 -- $4, at the most urgent runnable priority. $5: optional limit on jobs
 -- running at once per organization, across all workers (NULL: none). $6:
--- the time (NULL: the server's now()). $7: the advisory lock class of
+-- the time (NULL: the server's statement_timestamp(), as in claim.sql, so
+-- that a lease counts from the claim, not from its transaction's start).
+-- $7: the advisory lock class of
 -- per-organization limits. $8: organizations to pass over this time (those
 -- ahead of their share of worker time; an empty array passes over none).
 --
@@ -28,9 +30,9 @@ limits AS MATERIALIZED (
 top AS (
     SELECT priority
     FROM orgjobs.jobs j
-    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, now())
+    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= coalesce($6::timestamptz, statement_timestamp())
       AND NOT ((SELECT present FROM limits)
-               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, now())))
+               AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, statement_timestamp())))
     ORDER BY priority, run_at, id
     LIMIT 1
 ),
@@ -57,16 +59,16 @@ orgs (org, useful, n) AS (
                 FROM orgjobs.jobs h
                 WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = o.org
                   AND h.state IN ('available', 'scheduled', 'retryable')
-                  AND h.run_at <= coalesce($6::timestamptz, now())
+                  AND h.run_at <= coalesce($6::timestamptz, statement_timestamp())
                   AND NOT ((SELECT present FROM limits)
-                           AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, now())))
+                           AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, statement_timestamp())))
               ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                          h.priority, h.run_at, h.id
                 LIMIT 1
             ) = (SELECT priority FROM top), false)
               AND NOT coalesce(o.org = ANY($8::uuid[]), false)
               AND NOT ((SELECT present FROM limits)
-                       AND orgjobs.start_blocked(o.org, NULL, coalesce($6::timestamptz, now()))) AS useful
+                       AND orgjobs.start_blocked(o.org, NULL, coalesce($6::timestamptz, statement_timestamp()))) AS useful
         ) h
     )
     UNION ALL
@@ -86,16 +88,16 @@ orgs (org, useful, n) AS (
             FROM orgjobs.jobs h
             WHERE coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = nxt.org
               AND h.state IN ('available', 'scheduled', 'retryable')
-              AND h.run_at <= coalesce($6::timestamptz, now())
+              AND h.run_at <= coalesce($6::timestamptz, statement_timestamp())
               AND NOT ((SELECT present FROM limits)
-                       AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, now())))
+                       AND orgjobs.start_blocked(h.organization_id, h.kind, coalesce($6::timestamptz, statement_timestamp())))
           ORDER BY coalesce(h.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                      h.priority, h.run_at, h.id
             LIMIT 1
         ) = (SELECT priority FROM top), false)
           AND NOT coalesce(nxt.org = ANY($8::uuid[]), false)
           AND NOT ((SELECT present FROM limits)
-                   AND orgjobs.start_blocked(nxt.org, NULL, coalesce($6::timestamptz, now()))) AS useful
+                   AND orgjobs.start_blocked(nxt.org, NULL, coalesce($6::timestamptz, statement_timestamp()))) AS useful
     ) h
     WHERE orgs.org IS NOT NULL AND orgs.n < $1
 ),
@@ -129,9 +131,9 @@ picked AS (
         WHERE coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid) = allowed.org
           AND j.state IN ('available', 'scheduled', 'retryable')
           AND j.priority = (SELECT priority FROM top)
-          AND j.run_at <= coalesce($6::timestamptz, now())
+          AND j.run_at <= coalesce($6::timestamptz, statement_timestamp())
           AND NOT ((SELECT present FROM limits)
-                   AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, now())))
+                   AND orgjobs.start_blocked(j.organization_id, j.kind, coalesce($6::timestamptz, statement_timestamp())))
         ORDER BY coalesce(j.organization_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid),
                  j.priority, j.run_at, j.id
         LIMIT allowed.k
@@ -151,7 +153,7 @@ granted AS (
     SELECT orgjobs.grant_starts(array_agg(picked.id ORDER BY picked.priority, picked.run_at, picked.id),
                                 array_agg(picked.organization_id ORDER BY picked.priority, picked.run_at, picked.id),
                                 array_agg(picked.kind ORDER BY picked.priority, picked.run_at, picked.id),
-                                coalesce($6::timestamptz, now()))
+                                coalesce($6::timestamptz, statement_timestamp()))
     FROM picked
     WHERE (SELECT present FROM limits)
       AND EXISTS (SELECT 1 FROM orgjobs.rate_limits r WHERE r.organization_id = picked.organization_id)
@@ -160,9 +162,9 @@ granted AS (
 UPDATE orgjobs.jobs j
 SET state        = 'running',
     attempt      = j.attempt + 1,
-    attempted_at = coalesce($6::timestamptz, now()),
+    attempted_at = coalesce($6::timestamptz, statement_timestamp()),
     locked_by    = $2,
-    locked_until = coalesce($6::timestamptz, now()) + make_interval(secs => $3)
+    locked_until = coalesce($6::timestamptz, statement_timestamp()) + make_interval(secs => $3)
 -- By primary key whatever the planner thinks grant_starts returns.
 WHERE j.id = ANY (ARRAY(SELECT id FROM granted))
 RETURNING j.id, j.kind, j.organization_id, j.payload, j.attempt, j.max_attempts, j.priority,
