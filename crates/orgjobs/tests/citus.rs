@@ -139,6 +139,23 @@ impl Drop for Cluster {
     }
 }
 
+/// A tenant transaction for `org` on a connection of `pool`.
+async fn begin(pool: &Pool, org: Uuid, session: &SessionConfig) -> TenantTx {
+    TenantTx::begin(pool.get().await.expect("conn"), org, session)
+        .await
+        .expect("tenant transaction")
+}
+
+/// The worker transactions Citus has prepared (two-phase commit) and not
+/// yet recovered.
+async fn prepared(admin: &Client) -> i64 {
+    admin
+        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
+        .await
+        .expect("pg_dist_transaction")
+        .get(0)
+}
+
 /// Writes an import file into the cluster's directory.
 fn import_file(cluster: &Cluster, name: &str, lines: &[String]) -> String {
     let path = cluster.dir.join(format!("{name}.jsonl"));
@@ -262,9 +279,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     let (pool, session) = cluster.pool().await;
     assert_eq!(session.context, ContextMode::Propagated);
     for (org, n) in [(a, a_tickets), (b, b_tickets)] {
-        let tx = TenantTx::begin(pool.get().await.expect("conn"), org, &session)
-            .await
-            .expect("tenant transaction");
+        let tx = begin(&pool, org, &session).await;
         let seen: i64 = tx
             .query_one("SELECT count(*) FROM public.tickets", &[])
             .await
@@ -283,9 +298,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
         drop(tx.rollback().await.expect("rollback"));
     }
     // Into another organization: refused by the policy on the worker.
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
-        .await
-        .expect("tenant transaction");
+    let tx = begin(&pool, a, &session).await;
     let err = tx
         .execute(
             "INSERT INTO public.tickets (organization_id, subject) VALUES ($1, 'planted')",
@@ -301,9 +314,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
         context: ContextMode::Local,
         ..session.clone()
     };
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &local)
-        .await
-        .expect("tenant transaction");
+    let tx = begin(&pool, a, &local).await;
     let seen: i64 = tx
         .query_one("SELECT count(*) FROM public.tickets", &[])
         .await
@@ -328,14 +339,8 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
             .expect("turn 2PC recovery off");
     }
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let before: i64 = admin
-        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
-        .await
-        .expect("pg_dist_transaction")
-        .get(0);
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
-        .await
-        .expect("tenant transaction");
+    let before: i64 = prepared(&admin).await;
+    let tx = begin(&pool, a, &session).await;
     let ticket = orgjobs_helpdesk::insert_ticket(
         &tx,
         &orgjobs_helpdesk::NewTicket {
@@ -346,11 +351,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     .await
     .expect("insert a ticket");
     drop(tx.commit().await.expect("commit"));
-    let after: i64 = admin
-        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
-        .await
-        .expect("pg_dist_transaction")
-        .get(0);
+    let after: i64 = prepared(&admin).await;
     assert_eq!(
         after,
         before + 1,
@@ -367,9 +368,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
         "the ticket's jobs committed with it"
     );
     // A read-only transaction stays one-phase.
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), a, &session)
-        .await
-        .expect("tenant transaction");
+    let tx = begin(&pool, a, &session).await;
     tx.query_one(
         "SELECT count(*) FROM public.tickets WHERE organization_id = $1",
         &[&a],
@@ -377,11 +376,7 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     .await
     .expect("count");
     drop(tx.commit().await.expect("commit"));
-    let read_only: i64 = admin
-        .query_one("SELECT count(*) FROM pg_dist_transaction", &[])
-        .await
-        .expect("pg_dist_transaction")
-        .get(0);
+    let read_only: i64 = prepared(&admin).await;
     assert_eq!(read_only, after);
     let a_tickets = a_tickets + 1;
 
@@ -483,9 +478,7 @@ async fn the_demo_runs_on_a_citus_cluster() {
 /// returns its id and the tickets'.
 async fn seed(pool: &Pool, session: &SessionConfig, name: &str, n: usize) -> (Uuid, Vec<Uuid>) {
     let org = Uuid::new_v4();
-    let tx = TenantTx::begin(pool.get().await.expect("conn"), org, session)
-        .await
-        .expect("begin");
+    let tx = begin(pool, org, session).await;
     orgjobs_helpdesk::create_organization(&tx, name)
         .await
         .expect("organization");
