@@ -8,6 +8,10 @@
 //!   inverse document frequency, and the blocks are scaled to fixed lengths (words
 //!   [`TrainOptions::word_weight`], characters 1). Features are hashed to 64 bits and numbered at training time;
 //!   features never seen in training are ignored at prediction.
+//! - **Sentence embeddings** (optional): a unit-length embedding of the text
+//!   (see `orgjobs-embed`) appended as a third, dense block of length
+//!   [`TrainOptions::dense_weight`]. A model trained with them predicts
+//!   with them.
 //! - **Model**: one L2-regularised, squared-hinge-loss linear SVM per label
 //!   against the rest, trained by dual coordinate descent (Hsieh et al.,
 //!   2008, the method of LIBLINEAR), with a bias feature. The visiting order
@@ -37,6 +41,9 @@ pub struct TrainOptions {
     /// The length of the word block relative to the character block (1);
     /// below 1, spelling-tolerant character features weigh more.
     pub word_weight: f32,
+    /// The length of the dense block (sentence embeddings), when there is
+    /// one, relative to the character block (1).
+    pub dense_weight: f32,
     /// The softmax scale that turns decision values into confidences.
     pub sharpness: f64,
     /// The seed of the visiting order.
@@ -50,8 +57,24 @@ impl Default for TrainOptions {
             max_epochs: 60,
             tolerance: 0.05,
             word_weight: 0.5,
+            dense_weight: 1.0,
             sharpness: 7.0,
             seed: 0x0005_eed0_f0a6_1085,
+        }
+    }
+}
+
+impl TrainOptions {
+    /// The options for training with sentence embeddings: a dense block of
+    /// length 3 and a cost of 0.25. Chosen on BANKING77's history alone
+    /// (20 queries per intent to train, the other 10 to validate; the
+    /// held-out test queries were not used): validation accuracy 0.899,
+    /// against 0.823 for TF-IDF alone and 0.879 with length 1 and cost 1.
+    pub fn with_embeddings() -> TrainOptions {
+        TrainOptions {
+            c: 0.25,
+            dense_weight: 3.0,
+            ..TrainOptions::default()
         }
     }
 }
@@ -68,6 +91,10 @@ pub enum ClassifyError {
     /// The data was empty.
     #[error("training needs at least one labelled example; the data had none")]
     NoExamples,
+    /// Dense features were given for some examples only, or of different
+    /// lengths.
+    #[error("dense features: {0}")]
+    Dense(String),
 }
 
 /// A classifier's answer for one text.
@@ -92,6 +119,9 @@ pub struct Classifier {
     /// Per label, a weight per feature, then the bias.
     weights: Vec<Vec<f32>>,
     word_weight: f32,
+    /// The length of the dense block, 0 without one.
+    dense: usize,
+    dense_weight: f32,
     sharpness: f64,
 }
 
@@ -105,9 +135,34 @@ impl Classifier {
         options: &TrainOptions,
     ) -> Result<Classifier, ClassifyError> {
         let data: Vec<(&str, &str)> = data.into_iter().collect();
+        Classifier::train_with_dense(&data, None, options)
+    }
+
+    /// Trains on `(text, label)` pairs with, if `dense` is given, one dense
+    /// feature vector per example (all of one length; a sentence embedding).
+    pub fn train_with_dense(
+        data: &[(&str, &str)],
+        dense: Option<&[Vec<f32>]>,
+        options: &TrainOptions,
+    ) -> Result<Classifier, ClassifyError> {
         if data.is_empty() {
             return Err(ClassifyError::NoExamples);
         }
+        let dense_len = match dense {
+            None => 0,
+            Some(d) => {
+                let len = d.first().map_or(0, Vec::len);
+                if d.len() != data.len() || d.iter().any(|v| v.len() != len) || len == 0 {
+                    return Err(ClassifyError::Dense(format!(
+                        "expected one non-empty vector of one length per example ({} examples); \
+                         got {} vectors",
+                        data.len(),
+                        d.len()
+                    )));
+                }
+                len
+            }
+        };
         let labels: Vec<String> = data
             .iter()
             .map(|(_, l)| *l)
@@ -155,10 +210,16 @@ impl Classifier {
             idf,
             weights: Vec::new(),
             word_weight: options.word_weight,
+            dense: dense_len,
+            dense_weight: options.dense_weight,
             sharpness: options.sharpness,
         };
-        let xs: Vec<Sparse> = counted.iter().map(|c| model.vectorize(c)).collect();
-        let dim = model.idf.len() + 1;
+        let xs: Vec<Sparse> = counted
+            .iter()
+            .enumerate()
+            .map(|(i, c)| model.vectorize(c, dense.map(|d| d[i].as_slice())))
+            .collect();
+        let dim = model.idf.len() + dense_len + 1;
         model.weights = (0..model.labels.len())
             .map(|label| train_binary(&xs, &ys, label, dim, options))
             .collect();
@@ -167,7 +228,15 @@ impl Classifier {
 
     /// The best label for `text`, its confidence and the runners-up.
     pub fn predict(&self, text: &str) -> Prediction {
-        let x = self.vectorize(&counts(text));
+        self.predict_with_dense(text, None)
+    }
+
+    /// [`Classifier::predict`] with the text's dense features, which a
+    /// model trained with them needs (without them, or with a vector of
+    /// another length, the dense block is left out and it predicts from
+    /// the text's TF-IDF alone, less well).
+    pub fn predict_with_dense(&self, text: &str, dense: Option<&[f32]>) -> Prediction {
+        let x = self.vectorize(&counts(text), dense);
         let scores: Vec<f64> = self.weights.iter().map(|w| decision(w, &x)).collect();
         let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
         let exp: Vec<f64> = scores
@@ -200,8 +269,14 @@ impl Classifier {
         self.examples
     }
 
-    /// TF-IDF vector of one text's counts, each block at unit length.
-    fn vectorize(&self, counts: &Counts) -> Sparse {
+    /// Whether it was trained with dense features.
+    pub fn uses_dense(&self) -> bool {
+        self.dense > 0
+    }
+
+    /// TF-IDF vector of one text's counts, each block at unit length, then
+    /// the dense block, if the model has one.
+    fn vectorize(&self, counts: &Counts, dense: Option<&[f32]>) -> Sparse {
         let mut blocks: [Sparse; 2] = [Vec::new(), Vec::new()];
         for &(h, block, tf) in counts {
             if let Some(&id) = self.vocab.get(&h) {
@@ -217,6 +292,17 @@ impl Classifier {
             }
         }
         x.sort_unstable_by_key(|&(i, _)| i);
+        if let Some(d) = dense.filter(|d| self.dense > 0 && d.len() == self.dense) {
+            let norm = d.iter().map(|v| v * v).sum::<f32>().sqrt();
+            if norm > 0.0 {
+                let first = u32::try_from(self.idf.len()).unwrap_or(u32::MAX);
+                x.extend(
+                    (first..)
+                        .zip(d)
+                        .map(|(i, &v)| (i, v * self.dense_weight / norm)),
+                );
+            }
+        }
         x
     }
 }

@@ -65,6 +65,20 @@ pub async fn changed_articles(tx: &TenantTx, ids: &[Uuid]) -> Result<(), TxError
     if !applies(tx, ids) {
         return Ok(());
     }
+    rag_index(tx, ids).await
+}
+
+/// Articles whose passages have no embedding of the worker's model (indexed
+/// without the model, or by another): re-indexing, in either context mode,
+/// with the same unique key and priority as [`changed_articles`].
+pub async fn reindex_articles(tx: &TenantTx, ids: &[Uuid]) -> Result<(), TxError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    rag_index(tx, ids).await
+}
+
+async fn rag_index(tx: &TenantTx, ids: &[Uuid]) -> Result<(), TxError> {
     // $1 the organization, $2 the articles.
     tx.execute(
         "SELECT orgjobs.add_job('RAG_INDEX', $1, jsonb_build_object('article_id', a.id),

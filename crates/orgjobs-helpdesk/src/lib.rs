@@ -6,6 +6,7 @@
 //! organization's rows only.
 
 pub mod classify;
+pub mod embedding;
 pub mod enqueue;
 mod fanout;
 mod fields;
@@ -52,6 +53,10 @@ pub const HELPDESK_MIGRATIONS: &[Migration] = &[
         name: "helpdesk/0003_reviewed_functions",
         sql: include_str!("../migrations/0003_reviewed_functions.sql"),
     },
+    Migration {
+        name: "helpdesk/0004_passage_embeddings",
+        sql: include_str!("../migrations/0004_passage_embeddings.sql"),
+    },
 ];
 
 /// Every migration of the application, in order: the queue's, then the
@@ -79,6 +84,10 @@ pub struct HelpdeskOptions {
     /// The OpenAI-compatible endpoint `SMART_REPLY` drafts with; `None`:
     /// the offline composer.
     pub llm: Option<llm::LlmClient>,
+    /// The sentence-embedding model `RAG_INDEX`, `KB_SUGGEST` and
+    /// `TRIAGE_TICKET` use (see [`embedding::load`]); `None`: their
+    /// fallback methods (BM25 alone, TF-IDF alone).
+    pub embedder: Option<std::sync::Arc<embedding::Embedder>>,
 }
 
 /// Every job kind the helpdesk worker runs: the tenant kinds of this crate
@@ -93,13 +102,14 @@ pub fn registry_with(metrics: &Metrics, options: &HelpdeskOptions) -> Registry {
         Some(client) => SmartReply::with_llm(client.clone()),
         None => SmartReply::offline(),
     };
+    let embeddings = embedding::Embeddings::new(options.embedder.clone(), metrics);
     let base = Registry::new()
         .tenant(MetricsSnapshot)
-        .tenant(TriageTicket::new())
-        .tenant(KbSuggest)
+        .tenant(TriageTicket::with_embeddings(embeddings.clone()))
+        .tenant(KbSuggest::new(embeddings.clone()))
         .tenant(reply)
         .tenant(SlaPredict)
-        .tenant(RagIndex)
+        .tenant(RagIndex::new(embeddings))
         .global(MetricsSnapshotAll)
         .global(Cleanup::default())
         .global(MigrationJob::new(migrations()));

@@ -6,6 +6,14 @@
 //!   have a category (an agent closed them, so their labels are taken as
 //!   confirmed; open tickets, whose category may be this job's own guess,
 //!   are left out). At most [`TRAINING_LIMIT`], newest first.
+//! - **Features**: TF-IDF of the ticket's words and characters, and, when
+//!   the worker has the sentence-embedding model, the ticket's embedding as
+//!   a dense block beside them (see [`crate::classify`]). The training
+//!   tickets' embeddings are kept in the worker's memory per organization
+//!   (1.5 kB each, at most [`TRAINING_LIMIT`] per organization), so a
+//!   retraining embeds only tickets it has not seen; without the model,
+//!   TF-IDF alone (the model's name says which: `linear-svm+embedding/N` or
+//!   `linear-svm/N`).
 //! - **Models**: two [`Classifier`]s (category, priority), trained in the
 //!   worker's memory, per organization, on a blocking thread; one training
 //!   at a time per organization. A model is retrained when it is stale: the
@@ -33,6 +41,7 @@ use tokio::sync::Mutex;
 use uuid::Uuid;
 
 use crate::classify::{Classifier, Prediction, TrainOptions};
+use crate::embedding::{Embedding, Embeddings, text_hash};
 use crate::fields::Priority;
 use crate::tickets::{TicketPayload, load_ticket, ticket_text};
 
@@ -204,19 +213,38 @@ impl OrgModels {
     }
 }
 
-type Slot = Arc<Mutex<Option<Arc<OrgModels>>>>;
+/// One organization's cache: its models, and the embeddings of the
+/// tickets they were trained on (by ticket, with a hash of the text
+/// embedded, so an edited ticket is embedded again).
+#[derive(Default)]
+struct OrgSlot {
+    models: Option<Arc<OrgModels>>,
+    embedded: HashMap<Uuid, (u64, Embedding)>,
+}
+
+type Slot = Arc<Mutex<OrgSlot>>;
 
 /// The `TRIAGE_TICKET` handler; holds the per-organization model cache.
 #[derive(Default)]
 pub struct TriageTicket {
     models: Mutex<HashMap<Uuid, Slot>>,
     options: TrainOptions,
+    embeddings: Embeddings,
 }
 
 impl TriageTicket {
-    /// A handler with an empty cache.
+    /// A handler with an empty cache and no embedding model (TF-IDF alone).
     pub fn new() -> Self {
         TriageTicket::default()
+    }
+
+    /// A handler that adds `embeddings`' sentence embeddings to the
+    /// features when there is a model.
+    pub fn with_embeddings(embeddings: Embeddings) -> Self {
+        TriageTicket {
+            embeddings,
+            ..TriageTicket::default()
+        }
     }
 
     /// The organization's models, trained now if missing or stale.
@@ -242,20 +270,50 @@ impl TriageTicket {
             .await?
             .get(0);
         let labelled = usize::try_from(labelled).unwrap_or(0);
-        if let Some(m) = slot.as_ref().filter(|m| !m.stale(labelled)) {
+        if let Some(m) = slot.models.as_ref().filter(|m| !m.stale(labelled)) {
             return Ok(m.clone());
         }
-        let models = Arc::new(self.train(tx).await?);
-        *slot = Some(models.clone());
+        let models = Arc::new(self.train(tx, &mut slot).await?);
+        slot.models = Some(models.clone());
         Ok(models)
     }
 
-    async fn train(&self, tx: &TenantTx) -> Result<OrgModels, JobError> {
+    /// The texts' embeddings, from `slot` where the same text was embedded
+    /// before, else computed (and kept); `None` without a model or when it
+    /// failed.
+    async fn embed_tickets(
+        &self,
+        slot: &mut OrgSlot,
+        tickets: &[(Uuid, &str)],
+    ) -> Option<Vec<Embedding>> {
+        self.embeddings.model_id()?;
+        let hashes: Vec<u64> = tickets.iter().map(|(_, t)| text_hash(t)).collect();
+        let missing: Vec<usize> = (0..tickets.len())
+            .filter(|&i| {
+                slot.embedded
+                    .get(&tickets[i].0)
+                    .is_none_or(|(h, _)| *h != hashes[i])
+            })
+            .collect();
+        if !missing.is_empty() {
+            let texts = missing.iter().map(|&i| tickets[i].1.to_owned()).collect();
+            let vectors = self.embeddings.embed(texts).await?;
+            for (&i, v) in missing.iter().zip(vectors) {
+                slot.embedded.insert(tickets[i].0, (hashes[i], v));
+            }
+        }
+        tickets
+            .iter()
+            .map(|(id, _)| slot.embedded.get(id).map(|(_, v)| v.clone()))
+            .collect()
+    }
+
+    async fn train(&self, tx: &TenantTx, slot: &mut OrgSlot) -> Result<OrgModels, JobError> {
         // $1 limit, $2 the organization: its newest labelled tickets.
         let rows = tx
             .query(
                 &format!(
-                    "SELECT subject, body, category, priority FROM public.tickets t
+                    "SELECT subject, body, category, priority, id FROM public.tickets t
                      WHERE t.organization_id = $2 AND {TRAINING_TICKETS}
                      ORDER BY created_at DESC, id LIMIT $1"
                 ),
@@ -266,15 +324,36 @@ impl TriageTicket {
             .iter()
             .map(|r| (ticket_text(r.get(0), r.get(1)), r.get(2), r.get(3)))
             .collect();
+        let ids: Vec<Uuid> = rows.iter().map(|r| r.get(4)).collect();
         let examples = data.len();
-        let options = self.options.clone();
         let started = Instant::now();
+        let dense = if examples >= MIN_TRAINING {
+            let tickets: Vec<(Uuid, &str)> = ids
+                .iter()
+                .zip(&data)
+                .map(|(id, d)| (*id, d.0.as_str()))
+                .collect();
+            let dense = self.embed_tickets(slot, &tickets).await;
+            // Keep only what this training used: at most TRAINING_LIMIT.
+            let used: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
+            slot.embedded.retain(|id, _| used.contains(id));
+            dense
+        } else {
+            None
+        };
+        let embedded = started.elapsed();
+        let options = match dense {
+            Some(_) => TrainOptions::with_embeddings(),
+            None => self.options.clone(),
+        };
         let (category, priority) = tokio::task::spawn_blocking(move || {
             if data.len() < MIN_TRAINING {
                 return (None, None);
             }
             let train = |label: fn(&(String, String, String)) -> &str| {
-                Classifier::train(data.iter().map(|d| (d.0.as_str(), label(d))), &options).ok()
+                let pairs: Vec<(&str, &str)> =
+                    data.iter().map(|d| (d.0.as_str(), label(d))).collect();
+                Classifier::train_with_dense(&pairs, dense.as_deref(), &options).ok()
             };
             (train(|d| &d.1), train(|d| &d.2))
         })
@@ -304,6 +383,8 @@ impl TriageTicket {
             examples,
             category_model = category.is_some(),
             priority_model = priority.is_some(),
+            embeddings = category.as_ref().is_some_and(Classifier::uses_dense),
+            embedding_seconds = embedded.as_secs_f64(),
             seconds = started.elapsed().as_secs_f64()
         );
         Ok(OrgModels {
@@ -316,7 +397,11 @@ impl TriageTicket {
 }
 
 fn model_name(m: &Classifier) -> String {
-    format!("linear-svm/{}", m.examples())
+    if m.uses_dense() {
+        format!("linear-svm+embedding/{}", m.examples())
+    } else {
+        format!("linear-svm/{}", m.examples())
+    }
 }
 
 fn alternatives(p: &Prediction) -> serde_json::Value {
@@ -376,8 +461,25 @@ impl TenantHandler for TriageTicket {
         } else {
             None
         };
-        let by_model =
-            |m: &Option<Classifier>| m.as_ref().map(|m| (m.predict(&text), model_name(m)));
+        // The ticket's embedding, if a model uses one (KB_SUGGEST of the
+        // same ticket has usually just computed it).
+        let uses_dense = [&models.category, &models.priority]
+            .iter()
+            .any(|m| m.as_ref().is_some_and(Classifier::uses_dense));
+        let embedding = if uses_dense {
+            self.embeddings.embed_ticket(tx.org_id(), &text).await
+        } else {
+            None
+        };
+        let by_model = |m: &Option<Classifier>| {
+            m.as_ref().map(|m| {
+                let name = match (&embedding, m.uses_dense()) {
+                    (None, true) => format!("linear-svm/{} (embedding failed)", m.examples()),
+                    _ => model_name(m),
+                };
+                (m.predict_with_dense(&text, embedding.as_deref()), name)
+            })
+        };
         let (category, cat_conf, cat_model, cat_alts) = match (by_model(&models.category), &rule) {
             (Some((p, name)), _) => (Some(p.label.clone()), p.confidence, name, alternatives(&p)),
             (None, Some(r)) => (
@@ -409,6 +511,12 @@ impl TenantHandler for TriageTicket {
         } else {
             format!("{cat_model}+{prio_model}")
         };
+        let method = match (&cat_model, &embedding) {
+            (m, _) if m == "rules" => "rules",
+            (_, Some(_)) => "tfidf+embedding",
+            _ => "tfidf",
+        };
+        self.embeddings.decided(Self::KIND, method);
         let confidence = if category.is_some() {
             cat_conf
         } else {

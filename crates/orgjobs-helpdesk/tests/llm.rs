@@ -182,6 +182,7 @@ async fn smart_reply_drafts_with_the_endpoint_from_the_retrieved_passages() {
     .await;
     let options = HelpdeskOptions {
         llm: Some(client(&standin.base_url, Duration::from_secs(5), None)),
+        ..HelpdeskOptions::default()
     };
     env.drain(&options).await;
     assert_eq!(smart_reply_state(&env, id).await, "completed");
@@ -224,6 +225,7 @@ async fn smart_reply_falls_back_to_the_offline_composer_when_the_endpoint_fails(
         let (org, id) = shop_with_ticket(&env).await;
         let options = HelpdeskOptions {
             llm: Some(client(&url, Duration::from_secs(5), None)),
+            ..HelpdeskOptions::default()
         };
         env.drain(&options).await;
         assert_eq!(

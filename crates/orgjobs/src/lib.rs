@@ -42,8 +42,24 @@ pub fn worker_registry(metrics: &Metrics) -> anyhow::Result<Registry> {
         }
         None => None,
     };
-    let options = orgjobs_helpdesk::HelpdeskOptions { llm };
+    let embedder = embedding_model()?;
+    let options = orgjobs_helpdesk::HelpdeskOptions { llm, embedder };
     Ok(extended(orgjobs_helpdesk::registry_with(metrics, &options)))
+}
+
+/// The sentence-embedding model, as `ORGJOBS_EMBEDDINGS` (`auto`, the
+/// default: if it is there; `required`; `off`) and `ORGJOBS_MODEL_DIR`
+/// (default: where `scripts/fetch-model` puts it) say. Loaded once per call:
+/// call once per process.
+pub fn embedding_model()
+-> anyhow::Result<Option<std::sync::Arc<orgjobs_helpdesk::embedding::Embedder>>> {
+    use orgjobs_helpdesk::embedding::{ModelPolicy, load};
+    let policy: ModelPolicy = std::env::var("ORGJOBS_EMBEDDINGS")
+        .unwrap_or_default()
+        .parse()
+        .map_err(anyhow::Error::msg)?;
+    let dir = orgjobs_embed::default_dir();
+    load(dir.as_deref(), policy).map_err(anyhow::Error::msg)
 }
 
 fn extended(base: Registry) -> Registry {

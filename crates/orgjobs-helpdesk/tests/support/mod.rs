@@ -80,7 +80,15 @@ impl Env {
 
     /// Runs every runnable job to the end with the helpdesk registry.
     pub async fn drain(&self, options: &HelpdeskOptions) -> RunSummary {
-        let metrics = Metrics::new();
+        self.drain_with_metrics(options, Metrics::new()).await
+    }
+
+    /// [`Env::drain`], counting in `metrics`.
+    pub async fn drain_with_metrics(
+        &self,
+        options: &HelpdeskOptions,
+        metrics: Metrics,
+    ) -> RunSummary {
         let registry = Arc::new(orgjobs_helpdesk::registry_with(&metrics, options));
         let config = WorkerConfig {
             concurrency: 4,
@@ -167,9 +175,22 @@ impl Env {
     /// `{key: id}`), then asserts the job ended as that handler must: "not
     /// found in this organization", discarded after one attempt.
     pub async fn run_foreign_job(&self, org: Uuid, kind: &str, key: &str, id: Uuid) {
+        self.run_foreign_job_with(org, kind, key, id, &HelpdeskOptions::default())
+            .await;
+    }
+
+    /// [`Env::run_foreign_job`] with a worker set up with `options`.
+    pub async fn run_foreign_job_with(
+        &self,
+        org: Uuid,
+        kind: &str,
+        key: &str,
+        id: Uuid,
+        options: &HelpdeskOptions,
+    ) {
         self.enqueue(kind, org, serde_json::json!({ key: id }))
             .await;
-        self.drain(&HelpdeskOptions::default()).await;
+        self.drain(options).await;
         // $1 kind, $2 payload key, $3 the row's id.
         let row = self
             .admin

@@ -10,6 +10,11 @@
 //!   rules alone; priority accuracy;
 //! - knowledge base: recall@1 and recall@3 of `KB_SUGGEST`, on tickets whose
 //!   answering article is known;
+//! - both of these twice when the sentence-embedding model is there: once
+//!   with the fallback methods (BM25 alone, TF-IDF alone: what the jobs did
+//!   before embeddings), once with the model, each in a scratch database of
+//!   its own, on the same split; and what the model costs (load time,
+//!   memory, milliseconds per ticket);
 //! - SLA: the Brier score of the breach probability, replayed through the
 //!   same code `SLA_PREDICT` runs, with each resolved held-out ticket
 //!   predicted at its creation from the history as it stood then (category
@@ -266,45 +271,191 @@ fn evaluate(data: &OrgData, stored: &Stored, jobs: i64) -> OrgEval {
     }
 }
 
-/// Runs the evaluation in a scratch database next to `url`'s.
 /// Options of `orgjobs eval`.
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     /// Print the figures as JSON.
     #[arg(long)]
     pub json: bool,
-    /// Keep the scratch database (orgjobs_eval_<pid>) for inspection.
+    /// Keep the scratch databases (orgjobs_eval_<pid>_fallback and
+    /// orgjobs_eval_<pid>_embeddings) for inspection.
     #[arg(long)]
     pub keep_db: bool,
+    /// Measure the fallback methods only, even when the model is there.
+    #[arg(long)]
+    pub without_embeddings: bool,
 }
 
-/// Runs `orgjobs eval`.
+/// What the embedding model costs, measured in this process.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelCost {
+    /// The model's id.
+    pub model: String,
+    /// Seconds to load it.
+    pub load_seconds: f64,
+    /// The process's resident memory before loading it, MB.
+    pub rss_before_mb: f64,
+    /// ... and after, MB.
+    pub rss_after_mb: f64,
+    /// Milliseconds per ticket, embedding the bank's held-out tickets in
+    /// batches (as `TRIAGE_TICKET`'s training does).
+    pub ms_per_ticket_batched: f64,
+    /// Milliseconds per ticket, one at a time (as `KB_SUGGEST` and a
+    /// triage of a new ticket do).
+    pub ms_per_ticket_single: f64,
+    /// Milliseconds per knowledge-base passage (up to 800 characters), one
+    /// article at a time (as `RAG_INDEX` does).
+    pub ms_per_passage: f64,
+}
+
+/// The figures of `orgjobs eval`.
+#[derive(Clone, Debug, Serialize)]
+pub struct EvalReport {
+    /// With the fallback methods (no model).
+    pub fallback: Vec<OrgEval>,
+    /// With the model, if it was there.
+    pub embeddings: Option<Vec<OrgEval>>,
+    /// What the model cost.
+    pub cost: Option<ModelCost>,
+}
+
+/// Runs `orgjobs eval`: in scratch databases next to `url`'s.
 pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let base = DbUrl::parse(url)?;
-    let db = base.with_dbname(&format!("orgjobs_eval_{}", std::process::id()));
-    db.recreate_database().await?;
-    let result = run_in(&db).await;
-    if args.keep_db {
-        eprintln!("kept the scratch database {}", db.redacted());
+    let rss_before = rss_mb();
+    let started = Instant::now();
+    let model = if args.without_embeddings {
+        None
     } else {
-        db.drop_database().await?;
+        crate::embedding_model()?
+    };
+    let load_seconds = started.elapsed().as_secs_f64();
+    if model.is_none() && !args.without_embeddings {
+        eprintln!(
+            "no sentence-embedding model (scripts/fetch-model puts it in place): measuring the fallback methods only"
+        );
     }
-    let results = result?;
+    let fallback = run_db(&base, "fallback", None, args.keep_db).await?;
+    let (embeddings, cost) = match &model {
+        Some(m) => {
+            let rss_after = rss_mb();
+            let cost = measure_cost(m, load_seconds, rss_before, rss_after)?;
+            (
+                Some(run_db(&base, "embeddings", Some(m.clone()), args.keep_db).await?),
+                Some(cost),
+            )
+        }
+        None => (None, None),
+    };
+    let report = EvalReport {
+        fallback,
+        embeddings,
+        cost,
+    };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&results)?);
+        println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&results);
+        print_report(&report);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
+/// The process's resident memory in MB (Linux), 0 where unknown.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn measure_cost(
+    model: &orgjobs_helpdesk::embedding::Embedder,
+    load_seconds: f64,
+    rss_before_mb: f64,
+    rss_after_mb: f64,
+) -> anyhow::Result<ModelCost> {
+    let data = load()?;
+    let bank = data
+        .first()
+        .context("the bundled data has no organization")?;
+    let texts: Vec<String> = bank
+        .tickets
+        .iter()
+        .filter(|t| bank.is_holdout(t))
+        .map(|t| orgjobs_helpdesk::tickets::ticket_text(&t.subject, &t.body))
+        .collect();
+    let started = Instant::now();
+    model.embed(&texts)?;
+    let batched = started.elapsed().as_secs_f64() * 1000.0 / texts.len().max(1) as f64;
+    let some: Vec<&String> = texts.iter().take(100).collect();
+    let started = Instant::now();
+    for t in &some {
+        model.embed(&[t.as_str()])?;
+    }
+    let single = started.elapsed().as_secs_f64() * 1000.0 / some.len().max(1) as f64;
+    let mut passages = 0usize;
+    let started = Instant::now();
+    for a in data.iter().flat_map(|d| d.articles.iter()).take(60) {
+        let ps = orgjobs_helpdesk::kb::split_passages(
+            &a.body,
+            orgjobs_helpdesk::kb::PASSAGE_MAX_CHARS,
+            orgjobs_helpdesk::kb::PASSAGE_OVERLAP_CHARS,
+        );
+        passages += ps.len();
+        model.embed(&ps)?;
+    }
+    let per_passage = started.elapsed().as_secs_f64() * 1000.0 / passages.max(1) as f64;
+    Ok(ModelCost {
+        model: model.id().to_owned(),
+        load_seconds,
+        rss_before_mb,
+        rss_after_mb,
+        ms_per_ticket_batched: batched,
+        ms_per_ticket_single: single,
+        ms_per_passage: per_passage,
+    })
+}
+
+/// One complete run in a scratch database of its own.
+async fn run_db(
+    base: &DbUrl,
+    label: &str,
+    model: Option<std::sync::Arc<orgjobs_helpdesk::embedding::Embedder>>,
+    keep: bool,
+) -> anyhow::Result<Vec<OrgEval>> {
+    let db = base.with_dbname(&format!("orgjobs_eval_{}_{label}", std::process::id()));
+    db.recreate_database().await?;
+    eprintln!("{label}:");
+    let result = run_in(&db, model).await;
+    if keep {
+        eprintln!("kept the scratch database {}", db.redacted());
+    } else {
+        db.drop_database().await?;
+    }
+    result
+}
+
+async fn run_in(
+    db: &DbUrl,
+    model: Option<std::sync::Arc<orgjobs_helpdesk::embedding::Embedder>>,
+) -> anyhow::Result<Vec<OrgEval>> {
     let mut client = db.connect().await?;
     migrate(&mut client, &orgjobs_helpdesk::migrations()).await?;
     // A scratch database of its own: strict, as production should run.
     set_strict(&client, true).await?;
     let metrics = Metrics::new();
-    let registry = Arc::new(crate::registry(&metrics));
+    let options = orgjobs_helpdesk::HelpdeskOptions {
+        llm: None,
+        embedder: model,
+    };
+    let registry = Arc::new(crate::extended(orgjobs_helpdesk::registry_with(
+        &metrics, &options,
+    )));
     registry.register_kinds(&client).await?;
     let pool = db.pool(8).await?;
     let mut out = Vec::new();
@@ -331,7 +482,7 @@ async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
             .await?;
         let jobs = i64::try_from(summary.completed).unwrap_or(i64::MAX);
         eprintln!(
-            "{}: imported and ran {} jobs ({} discarded) in {:.1} s",
+            "  {}: imported and ran {} jobs ({} discarded) in {:.1} s",
             data.profile.name,
             summary.completed,
             summary.discarded,
@@ -341,6 +492,46 @@ async fn run_in(db: &DbUrl) -> anyhow::Result<Vec<OrgEval>> {
         out.push(evaluate(&data, &stored, jobs));
     }
     Ok(out)
+}
+
+fn print_report(r: &EvalReport) {
+    let pct = |x: f64| format!("{:.1}%", 100.0 * x);
+    println!("== Fallback methods (BM25 alone, TF-IDF alone) ==");
+    print_table(&r.fallback);
+    if let Some(e) = &r.embeddings {
+        println!();
+        println!("== With sentence embeddings ==");
+        print_table(e);
+        println!();
+        println!("== Fallback -> embeddings, same split ==");
+        for (a, b) in r.fallback.iter().zip(e) {
+            println!(
+                "  {}: triage accuracy {} -> {}, macro-F1 {:.3} -> {:.3}; KB recall@1 {} -> {}, recall@3 {} -> {}",
+                a.organization,
+                pct(a.triage.accuracy),
+                pct(b.triage.accuracy),
+                a.triage.macro_f1,
+                b.triage.macro_f1,
+                pct(a.recall_at_1),
+                pct(b.recall_at_1),
+                pct(a.recall_at_3),
+                pct(b.recall_at_3)
+            );
+        }
+    }
+    if let Some(c) = &r.cost {
+        println!(
+            "  model {}: loaded in {:.2} s; this process's resident memory {:.0} MB before, {:.0} MB after; \
+             {:.1} ms per ticket in batches, {:.1} ms one at a time, {:.1} ms per passage",
+            c.model,
+            c.load_seconds,
+            c.rss_before_mb,
+            c.rss_after_mb,
+            c.ms_per_ticket_batched,
+            c.ms_per_ticket_single,
+            c.ms_per_passage
+        );
+    }
 }
 
 fn print_table(results: &[OrgEval]) {

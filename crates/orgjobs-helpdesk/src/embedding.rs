@@ -1,0 +1,219 @@
+//! The sentence-embedding model as the helpdesk's jobs use it: loaded once
+//! per worker process ([`load`]), shared by `RAG_INDEX`, `KB_SUGGEST` and
+//! `TRIAGE_TICKET`, run on a blocking thread.
+//!
+//! Without a model the jobs fall back to what they did before embeddings:
+//! BM25 alone for suggestions, TF-IDF alone for triage. The worker logs a
+//! warning when it starts without one, the gauge
+//! `orgjobs_embedding_model_loaded` is 0, and every decision is counted in
+//! `orgjobs_ai_decisions_total{kind, method}` and says in its stored result
+//! which method made it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use orgjobs_queue::Metrics;
+use prometheus::{IntCounterVec, IntGauge, Opts};
+use uuid::Uuid;
+
+pub use orgjobs_embed::{DIMENSIONS, EmbedError, Embedder, Embedding, cosine};
+
+/// Tickets embedded lately, per organization and text: `KB_SUGGEST` and
+/// `TRIAGE_TICKET` of one ticket embed the same text, and this saves the
+/// second. Keyed by organization too, so that nothing is shared between
+/// organizations (not even the time a lookup takes).
+type Recent = Arc<Mutex<HashMap<(Uuid, u64), Embedding>>>;
+/// Entries [`Recent`] holds before it starts afresh (1.5 kB each).
+const RECENT_CAPACITY: usize = 4096;
+
+/// The model, if any, and the metrics that say what decided.
+#[derive(Clone, Default)]
+pub struct Embeddings {
+    model: Option<Arc<Embedder>>,
+    decisions: Option<IntCounterVec>,
+    recent: Recent,
+}
+
+/// A hash of a text, for caches within this process.
+pub(crate) fn text_hash(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+impl std::fmt::Debug for Embeddings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embeddings")
+            .field("model", &self.model_id())
+            .finish()
+    }
+}
+
+impl Embeddings {
+    /// `model` (or none), with its metrics registered in `metrics`.
+    pub fn new(model: Option<Arc<Embedder>>, metrics: &Metrics) -> Embeddings {
+        let decisions = IntCounterVec::new(
+            Opts::new(
+                "orgjobs_ai_decisions_total",
+                "Suggestions and triage decisions, by job kind and the method that made them \
+                 (a fallback method means the embedding model was absent or failed)",
+            ),
+            &["kind", "method"],
+        )
+        .ok();
+        let loaded = IntGauge::new(
+            "orgjobs_embedding_model_loaded",
+            "1 if this worker loaded the sentence-embedding model, 0 if its jobs fall back to \
+             full-text and TF-IDF methods",
+        )
+        .ok();
+        // Registering twice (two registries in one process) fails; the first
+        // registration serves both.
+        if let Some(d) = &decisions {
+            let _ = metrics.register(Box::new(d.clone()));
+        }
+        if let Some(g) = loaded {
+            g.set(i64::from(model.is_some()));
+            let _ = metrics.register(Box::new(g));
+        }
+        Embeddings {
+            model,
+            decisions,
+            recent: Recent::default(),
+        }
+    }
+
+    /// No model: every job uses the fallback methods.
+    pub fn none() -> Embeddings {
+        Embeddings::default()
+    }
+
+    /// The model's id ([`Embedder::id`]), if there is one.
+    pub fn model_id(&self) -> Option<&str> {
+        self.model.as_deref().map(Embedder::id)
+    }
+
+    /// The texts' embeddings, computed on a blocking thread; `None` without
+    /// a model or when the model fails (logged: the job then falls back).
+    pub(crate) async fn embed(&self, texts: Vec<String>) -> Option<Vec<Embedding>> {
+        let model = self.model.clone()?;
+        let n = texts.len();
+        match tokio::task::spawn_blocking(move || model.embed(&texts)).await {
+            Ok(Ok(v)) => Some(v),
+            Ok(Err(e)) => {
+                tracing::warn!(event = "embedding_failed", texts = n, error = %e);
+                None
+            }
+            Err(e) => {
+                tracing::warn!(event = "embedding_failed", texts = n, error = %e);
+                None
+            }
+        }
+    }
+
+    /// One ticket's text's embedding in `org`, from the recent ones if it was
+    /// embedded lately; `None` as for [`Embeddings::embed`].
+    pub(crate) async fn embed_ticket(&self, org: Uuid, text: &str) -> Option<Embedding> {
+        let key = (org, text_hash(text));
+        let hit = self
+            .recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if hit.is_some() {
+            return hit;
+        }
+        let v = self.embed(vec![text.to_owned()]).await?.pop()?;
+        let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
+        if recent.len() >= RECENT_CAPACITY {
+            recent.clear();
+        }
+        recent.insert(key, v.clone());
+        Some(v)
+    }
+
+    /// Counts one decision of `kind` by `method`.
+    pub(crate) fn decided(&self, kind: &str, method: &str) {
+        if let Some(d) = &self.decisions {
+            d.with_label_values(&[kind, method]).inc();
+        }
+    }
+}
+
+/// What the worker should do about the model (`ORGJOBS_EMBEDDINGS`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelPolicy {
+    /// Load it if it is there; otherwise warn and fall back (the default).
+    Auto,
+    /// Load it or refuse to start.
+    Required,
+    /// Do not load it: fallback methods only.
+    Off,
+}
+
+impl std::str::FromStr for ModelPolicy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "" | "auto" => Ok(ModelPolicy::Auto),
+            "required" => Ok(ModelPolicy::Required),
+            "off" => Ok(ModelPolicy::Off),
+            other => Err(format!(
+                "ORGJOBS_EMBEDDINGS is {other:?}; expected auto, required or off"
+            )),
+        }
+    }
+}
+
+/// Loads the model from `dir` as `policy` says: `Ok(None)` when it is off,
+/// or absent or broken under [`ModelPolicy::Auto`] (with a warning that
+/// names the folder and the fix); an error only under
+/// [`ModelPolicy::Required`].
+pub fn load(dir: Option<&Path>, policy: ModelPolicy) -> Result<Option<Arc<Embedder>>, String> {
+    if policy == ModelPolicy::Off {
+        tracing::info!(
+            event = "embedding_model_off",
+            "ORGJOBS_EMBEDDINGS=off: suggestions use BM25 alone, triage TF-IDF alone"
+        );
+        return Ok(None);
+    }
+    let result = match dir {
+        Some(dir) => {
+            let started = std::time::Instant::now();
+            Embedder::load(dir)
+                .map(|m| {
+                    tracing::info!(
+                        event = "embedding_model_loaded",
+                        model = m.id(),
+                        dir = %dir.display(),
+                        seconds = started.elapsed().as_secs_f64()
+                    );
+                    Arc::new(m)
+                })
+                .map_err(|e| e.to_string())
+        }
+        None => Err(
+            "no model folder: set ORGJOBS_MODEL_DIR (HOME is not set either) and run \
+             scripts/fetch-model"
+                .to_owned(),
+        ),
+    };
+    match (result, policy) {
+        (Ok(m), _) => Ok(Some(m)),
+        (Err(e), ModelPolicy::Required) => Err(format!(
+            "the sentence-embedding model is required (ORGJOBS_EMBEDDINGS=required): {e}"
+        )),
+        (Err(e), _) => {
+            tracing::warn!(
+                event = "embedding_model_missing",
+                error = %e,
+                "no sentence-embedding model: KB_SUGGEST ranks by BM25 alone and TRIAGE_TICKET \
+                 by TF-IDF alone"
+            );
+            Ok(None)
+        }
+    }
+}
