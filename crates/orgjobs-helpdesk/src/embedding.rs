@@ -56,7 +56,7 @@ impl Embeddings {
     pub fn new(model: Option<Arc<Embedder>>, metrics: &Metrics) -> Embeddings {
         let decisions = IntCounterVec::new(
             Opts::new(
-                "orgjobs_ai_decisions_total",
+                "ai_decisions_total",
                 "Suggestions and triage decisions, by job kind and the method that made them \
                  (a fallback method means the embedding model was absent or failed)",
             ),
@@ -64,7 +64,7 @@ impl Embeddings {
         )
         .ok();
         let loaded = IntGauge::new(
-            "orgjobs_embedding_model_loaded",
+            "embedding_model_loaded",
             "1 if this worker loaded the sentence-embedding model, 0 if its jobs fall back to \
              full-text and TF-IDF methods",
         )
@@ -162,7 +162,7 @@ impl std::str::FromStr for ModelPolicy {
             "required" => Ok(ModelPolicy::Required),
             "off" => Ok(ModelPolicy::Off),
             other => Err(format!(
-                "ORGJOBS_EMBEDDINGS is {other:?}; expected auto, required or off"
+                "the embeddings setting is {other:?}; expected auto, required or off"
             )),
         }
     }

@@ -6,8 +6,9 @@
 //! - **With the model**: reciprocal rank fusion of two rankings of the
 //!   articles (each by its best passage): BM25 below, and the cosine of the
 //!   ticket's embedding with each passage's. An article's score is
-//!   `1/(60 + lexical rank) + `[`DENSE_WEIGHT`]`/(60 + dense rank)`; an
-//!   article absent from one ranking gets nothing from it. The passage
+//!   `1/(K + lexical rank) + W/(K + dense rank)` (ranks from 1; K =
+//!   [`RRF_K`], W = [`DENSE_WEIGHT`]); an article absent from one ranking
+//!   gets nothing from it. The passage
 //!   vectors are read once per organization and kept in the worker's memory
 //!   until a passage changes (a fingerprint of the passages is checked each
 //!   job); the cosines are computed in the worker. That is a scan of every
@@ -52,10 +53,15 @@ const PASSAGES_PER_INSERT: usize = 500;
 pub const SUGGESTIONS: usize = 5;
 /// How many articles of the BM25 ranking enter the fusion.
 const LEXICAL_CANDIDATES: usize = 50;
-/// Reciprocal rank fusion's constant (the usual 60).
-const RRF_K: f64 = 60.0;
+/// Reciprocal rank fusion's constant. Chosen with [`DENSE_WEIGHT`] on the
+/// bundled organizations' history tickets (not their held-out ones): over
+/// K in 1..60 and weights 0.5..6, K = 5 and weight 2 gave the best mean
+/// recall@3 (bank 86.5 %, against 81.5 % with the usual K = 60 and weight
+/// 1, 85.7 % for the dense ranking alone and 62.3 % for BM25 alone); the
+/// best few settings were within a ticket or two of each other.
+pub const RRF_K: f64 = 5.0;
 /// The weight of the dense ranking in the fusion, against 1 for BM25.
-pub const DENSE_WEIGHT: f64 = 1.0;
+pub const DENSE_WEIGHT: f64 = 2.0;
 /// `KB_SUGGEST`'s method with the model.
 pub const METHOD_FUSED: &str = "bm25+embedding-rrf";
 /// `KB_SUGGEST`'s method without it.
@@ -747,9 +753,9 @@ mod tests {
         let dense = [(c, 7, 0.8), (b, 1, 0.7), (a, 2, 0.1)];
         let fused = fuse(&lexical, &dense, 1.0, 5);
         let order: Vec<Uuid> = fused.iter().map(|f| f.article_id).collect();
-        // a: 1/61 + 1/63; b: 1/62 + 1/62 (a hair less); c: 1/61.
+        // a: 1/(K+1) + 1/(K+3); b: 2/(K+2) (a little less); c: 1/(K+1).
         assert_eq!(order, vec![a, b, c]);
-        assert!((fused[0].score - (1.0 / 61.0 + 1.0 / 63.0)).abs() < 1e-12);
+        assert!((fused[0].score - (1.0 / (RRF_K + 1.0) + 1.0 / (RRF_K + 3.0))).abs() < 1e-12);
         assert_eq!(
             (fused[1].bm25, fused[1].cosine.map(|c| c as f32)),
             (Some(5.0), Some(0.7))

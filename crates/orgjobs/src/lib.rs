@@ -32,8 +32,10 @@ pub fn registry(metrics: &Metrics) -> Registry {
 
 /// [`registry`] for a process that runs jobs: `SMART_REPLY` drafts with
 /// the OpenAI-compatible endpoint `ORGJOBS_LLM_URL` names, if any
-/// (`ORGJOBS_LLM_MODEL`, `ORGJOBS_LLM_API_KEY`, `ORGJOBS_LLM_TIMEOUT_SECS`).
-pub fn worker_registry(metrics: &Metrics) -> anyhow::Result<Registry> {
+/// (`ORGJOBS_LLM_MODEL`, `ORGJOBS_LLM_API_KEY`, `ORGJOBS_LLM_TIMEOUT_SECS`),
+/// and the helpdesk's jobs use the sentence-embedding model as `embeddings`
+/// says.
+pub fn worker_registry(metrics: &Metrics, embeddings: &EmbeddingArgs) -> anyhow::Result<Registry> {
     let llm = match orgjobs_helpdesk::llm::LlmConfig::from_env()? {
         Some(config) => {
             let client = orgjobs_helpdesk::llm::LlmClient::new(config)?;
@@ -42,24 +44,40 @@ pub fn worker_registry(metrics: &Metrics) -> anyhow::Result<Registry> {
         }
         None => None,
     };
-    let embedder = embedding_model()?;
+    let embedder = embeddings.load()?;
     let options = orgjobs_helpdesk::HelpdeskOptions { llm, embedder };
     Ok(extended(orgjobs_helpdesk::registry_with(metrics, &options)))
 }
 
-/// The sentence-embedding model, as `ORGJOBS_EMBEDDINGS` (`auto`, the
-/// default: if it is there; `required`; `off`) and `ORGJOBS_MODEL_DIR`
-/// (default: where `scripts/fetch-model` puts it) say. Loaded once per call:
-/// call once per process.
-pub fn embedding_model()
--> anyhow::Result<Option<std::sync::Arc<orgjobs_helpdesk::embedding::Embedder>>> {
-    use orgjobs_helpdesk::embedding::{ModelPolicy, load};
-    let policy: ModelPolicy = std::env::var("ORGJOBS_EMBEDDINGS")
-        .unwrap_or_default()
-        .parse()
-        .map_err(anyhow::Error::msg)?;
-    let dir = orgjobs_embed::default_dir();
-    load(dir.as_deref(), policy).map_err(anyhow::Error::msg)
+/// Where the sentence-embedding model is, and whether it must be there.
+#[derive(Clone, Debug, clap::Args)]
+pub struct EmbeddingArgs {
+    /// The sentence-embedding model's folder, as scripts/fetch-model fills
+    /// it [default: ~/.cache/orgjobs/models/all-MiniLM-L6-v2].
+    #[arg(long, env = "ORGJOBS_MODEL_DIR")]
+    pub model_dir: Option<std::path::PathBuf>,
+    /// auto: use the model if it is there, else warn and fall back to
+    /// BM25 and TF-IDF alone; required: refuse to start without it; off:
+    /// never load it.
+    #[arg(long, env = "ORGJOBS_EMBEDDINGS", default_value = "auto",
+          value_parser = parse_policy)]
+    pub embeddings: orgjobs_helpdesk::embedding::ModelPolicy,
+}
+
+fn parse_policy(s: &str) -> Result<orgjobs_helpdesk::embedding::ModelPolicy, String> {
+    s.parse()
+}
+
+impl EmbeddingArgs {
+    /// Loads the model as these options say (once per call: call once per
+    /// process).
+    pub fn load(
+        &self,
+    ) -> anyhow::Result<Option<std::sync::Arc<orgjobs_helpdesk::embedding::Embedder>>> {
+        let dir = self.model_dir.clone().or_else(orgjobs_embed::default_dir);
+        orgjobs_helpdesk::embedding::load(dir.as_deref(), self.embeddings)
+            .map_err(anyhow::Error::msg)
+    }
 }
 
 fn extended(base: Registry) -> Registry {

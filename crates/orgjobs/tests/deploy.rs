@@ -131,6 +131,8 @@ fn exported_names() -> BTreeSet<String> {
         burst: NonZeroU32::MIN,
     };
     let _api = ApiState::new(pool, SessionConfig::default(), metrics.clone(), rate);
+    // The helpdesk's handlers register theirs (the embedding model's) too.
+    let _registry = orgjobs_helpdesk::registry(&metrics);
     let names = metrics.names();
     assert!(
         names.contains("orgjobs_jobs_total") && names.contains("orgjobs_http_requests_total"),
@@ -801,7 +803,18 @@ async fn the_worker_unit_runs_a_worker_whose_metrics_pass_promtool() {
     let orphan = insert_raw(&db, "METRICS_SNAPSHOT", None, serde_json::json!({})).await;
 
     let url = db.url_string_as("orgjobs_worker");
-    let env = env_from_example(&[("DATABASE_URL", &url)]);
+    // The example's model folder is a production path; this machine's model
+    // is where scripts/fetch-model put it (and `required` holds there).
+    let model = orgjobs_embed::shared_for_tests().expect("model");
+    let model_dir = orgjobs_embed::default_dir()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    let policy = if model.is_some() { "required" } else { "off" };
+    let env = env_from_example(&[
+        ("DATABASE_URL", &url),
+        ("ORGJOBS_MODEL_DIR", &model_dir),
+        ("ORGJOBS_EMBEDDINGS", policy),
+    ]);
     let (worker, addr) = start_as_unit(WORKER_UNIT, &env, "metrics_listening");
     wait_for_state(&db, stuck, "completed").await;
     wait_for_state(&db, orphan, "discarded").await;

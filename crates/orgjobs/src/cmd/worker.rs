@@ -17,6 +17,9 @@ use uuid::Uuid;
 /// Options of `orgjobs worker`.
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
+    /// The sentence-embedding model.
+    #[command(flatten)]
+    pub embedding: crate::EmbeddingArgs,
     /// Handlers running at once.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
@@ -141,7 +144,7 @@ pub async fn run(url: &str, args: &WorkerArgs) -> anyhow::Result<ExitCode> {
             .await?
     };
     let metrics = Metrics::new();
-    let registry = Arc::new(crate::worker_registry(&metrics)?);
+    let registry = Arc::new(crate::worker_registry(&metrics, &args.embedding)?);
     // A draining worker (scripts, the demo) runs no schedules: it would
     // never find the queue empty.
     let periodic = if args.no_periodic || args.drain {

@@ -75,6 +75,9 @@ impl DemoOrg {
 /// Options of `orgjobs demo`.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
+    /// The sentence-embedding model.
+    #[command(flatten)]
+    pub embedding: crate::EmbeddingArgs,
     /// Worker tasks.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: u16,
@@ -91,7 +94,7 @@ pub async fn run(url: &str, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let mut client = db.connect().await?;
     crate::cmd::migrate::migrate_app(&mut client, false).await?;
     let metrics = Metrics::new();
-    let registry = Arc::new(crate::worker_registry(&metrics)?);
+    let registry = Arc::new(crate::worker_registry(&metrics, &args.embedding)?);
     registry.register_kinds(&client).await?;
     // As production should run: tenant SQL cannot re-scope itself.
     let strict = match set_strict(&client, true).await {

@@ -284,6 +284,9 @@ pub struct EvalArgs {
     /// Measure the fallback methods only, even when the model is there.
     #[arg(long)]
     pub without_embeddings: bool,
+    /// The sentence-embedding model.
+    #[command(flatten)]
+    pub embedding: crate::EmbeddingArgs,
 }
 
 /// What the embedding model costs, measured in this process.
@@ -327,7 +330,7 @@ pub async fn run(url: &str, args: &EvalArgs) -> anyhow::Result<ExitCode> {
     let model = if args.without_embeddings {
         None
     } else {
-        crate::embedding_model()?
+        args.embedding.load()?
     };
     let load_seconds = started.elapsed().as_secs_f64();
     if model.is_none() && !args.without_embeddings {
