@@ -1,6 +1,8 @@
 //! The sentence-embedding model as the helpdesk's jobs use it: loaded once
 //! per worker process ([`load`]), shared by `RAG_INDEX`, `KB_SUGGEST` and
-//! `TRIAGE_TICKET`, run on a blocking thread.
+//! `TRIAGE_TICKET`, run on a thread of its own that embeds together what
+//! jobs running at the same time ask for (a batch of short texts costs a
+//! third of their time one by one), using every core for each batch.
 //!
 //! Without a model the jobs fall back to what they did before embeddings:
 //! BM25 alone for suggestions, TF-IDF alone for triage. The worker logs a
@@ -27,12 +29,59 @@ type Recent = Arc<Mutex<HashMap<(Uuid, u64), Embedding>>>;
 /// Entries [`Recent`] holds before it starts afresh (1.5 kB each).
 const RECENT_CAPACITY: usize = 4096;
 
+/// One request to the embedding thread: texts, and where the vectors go.
+type Request = (
+    Vec<String>,
+    tokio::sync::oneshot::Sender<Result<Vec<Embedding>, String>>,
+);
+/// Texts the embedding thread takes into one batch at most (more wait for
+/// the next).
+const BATCH_TEXTS: usize = 64;
+
 /// The model, if any, and the metrics that say what decided.
 #[derive(Clone, Default)]
 pub struct Embeddings {
     model: Option<Arc<Embedder>>,
+    requests: Option<std::sync::mpsc::Sender<Request>>,
     decisions: Option<IntCounterVec>,
     recent: Recent,
+}
+
+/// The embedding thread: takes a request, and with it every request already
+/// waiting (up to [`BATCH_TEXTS`] texts), embeds them in one call, answers
+/// each. Ends when every [`Embeddings`] holding its channel is dropped.
+fn embedding_thread(model: Arc<Embedder>, rx: std::sync::mpsc::Receiver<Request>) {
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let mut texts = batch[0].0.len();
+        while texts < BATCH_TEXTS {
+            match rx.try_recv() {
+                Ok(r) => {
+                    texts += r.0.len();
+                    batch.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        let all: Vec<&str> = batch
+            .iter()
+            .flat_map(|(t, _)| t.iter().map(String::as_str))
+            .collect();
+        match model.embed(&all) {
+            Ok(vectors) => {
+                let mut vectors = vectors.into_iter();
+                for (t, reply) in batch {
+                    let _ = reply.send(Ok(vectors.by_ref().take(t.len()).collect()));
+                }
+            }
+            Err(e) => {
+                let e = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(e.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// A hash of a text, for caches within this process.
@@ -78,8 +127,22 @@ impl Embeddings {
             g.set(i64::from(model.is_some()));
             let _ = metrics.register(Box::new(g));
         }
+        let requests = model.clone().and_then(|m| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            match std::thread::Builder::new()
+                .name("orgjobs-embed".into())
+                .spawn(move || embedding_thread(m, rx))
+            {
+                Ok(_) => Some(tx),
+                Err(e) => {
+                    tracing::warn!(event = "embedding_failed", error = %e, "cannot start the embedding thread");
+                    None
+                }
+            }
+        });
         Embeddings {
-            model,
+            model: requests.as_ref().and(model),
+            requests,
             decisions,
             recent: Recent::default(),
         }
@@ -95,13 +158,27 @@ impl Embeddings {
         self.model.as_deref().map(Embedder::id)
     }
 
-    /// The texts' embeddings, computed on a blocking thread; `None` without
-    /// a model or when the model fails (logged: the job then falls back).
+    /// The texts' embeddings, computed on the embedding thread (with what
+    /// other jobs ask for at the same time); `None` without a model or when
+    /// the model fails (logged: the job then falls back).
     pub(crate) async fn embed(&self, texts: Vec<String>) -> Option<Vec<Embedding>> {
-        let model = self.model.clone()?;
+        let requests = self.requests.as_ref()?;
         let n = texts.len();
-        match tokio::task::spawn_blocking(move || model.embed(&texts)).await {
-            Ok(Ok(v)) => Some(v),
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        if requests.send((texts, reply)).is_err() {
+            tracing::warn!(
+                event = "embedding_failed",
+                texts = n,
+                error = "the embedding thread has ended"
+            );
+            return None;
+        }
+        match answer.await {
+            Ok(Ok(v)) if v.len() == n => Some(v),
+            Ok(Ok(v)) => {
+                tracing::warn!(event = "embedding_failed", texts = n, got = v.len());
+                None
+            }
             Ok(Err(e)) => {
                 tracing::warn!(event = "embedding_failed", texts = n, error = %e);
                 None
