@@ -537,32 +537,29 @@ pub fn fuse(
     dense_weight: f64,
     limit: usize,
 ) -> Vec<Fused> {
+    // Per article: the fused entry, and its BM25 rank (MAX: none).
     let mut by_article: HashMap<Uuid, (Fused, usize)> = HashMap::new();
-    for (rank, &(a, o, score)) in lexical.iter().enumerate() {
-        let e = by_article.entry(a).or_insert((
+    let fresh = |article_id, passage, rank| {
+        (
             Fused {
-                article_id: a,
-                passage: o,
+                article_id,
+                passage,
                 score: 0.0,
                 bm25: None,
                 cosine: None,
             },
             rank,
-        ));
+        )
+    };
+    for (rank, &(a, o, score)) in lexical.iter().enumerate() {
+        let e = by_article.entry(a).or_insert_with(|| fresh(a, o, rank));
         e.0.score += 1.0 / (RRF_K + rank as f64 + 1.0);
         e.0.bm25 = Some(score);
     }
     for (rank, &(a, o, c)) in dense.iter().enumerate() {
-        let e = by_article.entry(a).or_insert((
-            Fused {
-                article_id: a,
-                passage: o,
-                score: 0.0,
-                bm25: None,
-                cosine: None,
-            },
-            usize::MAX,
-        ));
+        let e = by_article
+            .entry(a)
+            .or_insert_with(|| fresh(a, o, usize::MAX));
         e.0.score += dense_weight / (RRF_K + rank as f64 + 1.0);
         e.0.cosine = Some(f64::from(c));
         if rank < e.1 {
