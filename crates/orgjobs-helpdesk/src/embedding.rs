@@ -193,23 +193,30 @@ impl Embeddings {
     /// One ticket's text's embedding in `org`, from the recent ones if it was
     /// embedded lately; `None` as for [`Embeddings::embed`].
     pub(crate) async fn embed_ticket(&self, org: Uuid, text: &str) -> Option<Embedding> {
-        let key = (org, text_hash(text));
-        let hit = self
-            .recent
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        if hit.is_some() {
-            return hit;
+        if let Some(v) = self.recall(org, text) {
+            return Some(v);
         }
         let v = self.embed(vec![text.to_owned()]).await?.pop()?;
+        self.remember(org, text, &v);
+        Some(v)
+    }
+
+    /// A ticket text of `org` embedded lately, if it was.
+    pub(crate) fn recall(&self, org: Uuid, text: &str) -> Option<Embedding> {
+        self.recent
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(org, text_hash(text)))
+            .cloned()
+    }
+
+    /// Keeps a ticket text's embedding for [`Embeddings::recall`].
+    pub(crate) fn remember(&self, org: Uuid, text: &str, v: &Embedding) {
         let mut recent = self.recent.lock().unwrap_or_else(|p| p.into_inner());
         if recent.len() >= RECENT_CAPACITY {
             recent.clear();
         }
-        recent.insert(key, v.clone());
-        Some(v)
+        recent.insert((org, text_hash(text)), v.clone());
     }
 
     /// Counts one decision of `kind` by `method`.

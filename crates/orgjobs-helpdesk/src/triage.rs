@@ -7,8 +7,10 @@
 //!   confirmed; open tickets, whose category may be this job's own guess,
 //!   are left out). At most [`TRAINING_LIMIT`], newest first.
 //! - **Features**: TF-IDF of the ticket's words and characters, and, when
-//!   the worker has the sentence-embedding model, the ticket's embedding as
-//!   a dense block beside them (see [`crate::classify`]). The training
+//!   the worker has the sentence-embedding model and it helps this
+//!   organization (checked at each training on a fifth of its own labelled
+//!   tickets, per target), the ticket's embedding as a dense block beside
+//!   them (see [`crate::classify`]). The training
 //!   tickets' embeddings are kept in the worker's memory per organization
 //!   (1.5 kB each, at most [`TRAINING_LIMIT`] per organization), so a
 //!   retraining embeds only tickets it has not seen; without the model,
@@ -283,22 +285,32 @@ impl TriageTicket {
     /// failed.
     async fn embed_tickets(
         &self,
+        org: Uuid,
         slot: &mut OrgSlot,
         tickets: &[(Uuid, &str)],
     ) -> Option<Vec<Embedding>> {
         self.embeddings.model_id()?;
         let hashes: Vec<u64> = tickets.iter().map(|(_, t)| text_hash(t)).collect();
-        let missing: Vec<usize> = (0..tickets.len())
-            .filter(|&i| {
-                slot.embedded
-                    .get(&tickets[i].0)
-                    .is_none_or(|(h, _)| *h != hashes[i])
-            })
-            .collect();
+        let mut missing = Vec::new();
+        for (i, &(id, text)) in tickets.iter().enumerate() {
+            if slot.embedded.get(&id).is_some_and(|(h, _)| *h == hashes[i]) {
+                continue;
+            }
+            // KB_SUGGEST of the ticket may have embedded it already.
+            match self.embeddings.recall(org, text) {
+                Some(v) => {
+                    slot.embedded.insert(id, (hashes[i], v));
+                }
+                None => missing.push(i),
+            }
+        }
         if !missing.is_empty() {
             let texts = missing.iter().map(|&i| tickets[i].1.to_owned()).collect();
             let vectors = self.embeddings.embed(texts).await?;
             for (&i, v) in missing.iter().zip(vectors) {
+                // ...and KB_SUGGEST of a ticket not yet suggested for can
+                // use this one.
+                self.embeddings.remember(org, tickets[i].1, &v);
                 slot.embedded.insert(tickets[i].0, (hashes[i], v));
             }
         }
@@ -333,7 +345,7 @@ impl TriageTicket {
                 .zip(&data)
                 .map(|(id, d)| (*id, d.0.as_str()))
                 .collect();
-            let dense = self.embed_tickets(slot, &tickets).await;
+            let dense = self.embed_tickets(tx.org_id(), slot, &tickets).await;
             // Keep only what this training used: at most TRAINING_LIMIT.
             let used: std::collections::HashSet<Uuid> = ids.iter().copied().collect();
             slot.embedded.retain(|id, _| used.contains(id));
@@ -342,10 +354,7 @@ impl TriageTicket {
             None
         };
         let embedded = started.elapsed();
-        let options = match dense {
-            Some(_) => TrainOptions::with_embeddings(),
-            None => self.options.clone(),
-        };
+        let plain = self.options.clone();
         let (category, priority) = tokio::task::spawn_blocking(move || {
             if data.len() < MIN_TRAINING {
                 return (None, None);
@@ -353,7 +362,13 @@ impl TriageTicket {
             let train = |label: fn(&(String, String, String)) -> &str| {
                 let pairs: Vec<(&str, &str)> =
                     data.iter().map(|d| (d.0.as_str(), label(d))).collect();
-                Classifier::train_with_dense(&pairs, dense.as_deref(), &options).ok()
+                match dense.as_deref() {
+                    Some(dense) if embeddings_help(&pairs, dense, &plain) => {
+                        let options = TrainOptions::with_embeddings();
+                        Classifier::train_with_dense(&pairs, Some(dense), &options).ok()
+                    }
+                    _ => Classifier::train_with_dense(&pairs, None, &plain).ok(),
+                }
             };
             (train(|d| &d.1), train(|d| &d.2))
         })
@@ -393,6 +408,46 @@ impl TriageTicket {
             examples,
             trained: Instant::now(),
         })
+    }
+}
+
+/// Whether the embeddings help this organization's classifier: trained on
+/// four fifths of its labelled tickets with and without them, the variant
+/// that gets more of the other fifth right wins (a tie goes to the
+/// embeddings). The organization's own data decides, because what helps
+/// one does not help all: on the bundled data the embeddings add 4 points
+/// of category accuracy for the bank and cost 10 points of priority
+/// accuracy for Parcelpoint, whose priorities follow the text only partly.
+fn embeddings_help(pairs: &[(&str, &str)], dense: &[Embedding], plain: &TrainOptions) -> bool {
+    let is_check = |i: &usize| i % 5 == 4;
+    let (mut fit, mut fit_dense, mut check) = (Vec::new(), Vec::new(), Vec::new());
+    for (i, (p, d)) in pairs.iter().zip(dense).enumerate() {
+        if is_check(&i) {
+            check.push((*p, d));
+        } else {
+            fit.push(*p);
+            fit_dense.push(d.clone());
+        }
+    }
+    let with =
+        Classifier::train_with_dense(&fit, Some(&fit_dense), &TrainOptions::with_embeddings());
+    let without = Classifier::train_with_dense(&fit, None, plain);
+    match (with, without) {
+        (Ok(with), Ok(without)) => {
+            let right = |m: &Classifier, dense: bool| {
+                check
+                    .iter()
+                    .filter(|((text, label), d)| {
+                        m.predict_with_dense(text, dense.then_some(d.as_slice()))
+                            .label
+                            == *label
+                    })
+                    .count()
+            };
+            right(&with, true) >= right(&without, false)
+        }
+        (Ok(_), Err(_)) => true,
+        _ => false,
     }
 }
 

@@ -428,6 +428,92 @@ async fn orgjobs_runs_isolated_on_a_citus_cluster() {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+/// Sentence embeddings on the cluster: `RAG_INDEX` stores passage vectors
+/// on the worker nodes, and `KB_SUGGEST`'s fused ranking (its fingerprint,
+/// vector and snippet statements, each naming the organization) runs there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suggestions_fuse_embeddings_on_a_citus_cluster() {
+    let Some(model) = orgjobs_embed::shared_for_tests().expect("model") else {
+        return;
+    };
+    let Some((cluster, _)) = Cluster::start_migrated() else {
+        return;
+    };
+    let url = cluster.url();
+    let out = orgjobs(&url, &["org", "create", "Gamma"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let org: Uuid = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("org id");
+    let mut lines = tickets("Gamma", 2);
+    for (ext, title, body) in [
+        (
+            "KB-1",
+            "Delivery times",
+            "We dispatch orders within two working days by post.",
+        ),
+        (
+            "KB-2",
+            "Changing your PIN",
+            "Change the PIN of your card at any cash machine.",
+        ),
+        (
+            "KB-3",
+            "Closing your account",
+            "Choose Close account in your profile.",
+        ),
+    ] {
+        lines.push(
+            serde_json::json!({"type": "article", "external_id": ext, "title": title, "body": body})
+                .to_string(),
+        );
+    }
+    let path = import_file(&cluster, "Gamma", &lines);
+    let out = orgjobs(&url, &["import", "--org", &org.to_string(), &path]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = orgjobs(
+        &url,
+        &[
+            "worker",
+            "--drain",
+            "--no-periodic",
+            "--embeddings",
+            "required",
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    let admin = cluster.client(cluster.coordinator).await;
+    let rows = admin
+        .query(
+            "SELECT count(*) FILTER (WHERE embedding_model = $2), count(*)
+             FROM public.kb_passages WHERE organization_id = $1",
+            &[&org, &model.id()],
+        )
+        .await
+        .expect("passages");
+    let (with_vectors, passages): (i64, i64) = (rows[0].get(0), rows[0].get(1));
+    assert_eq!((with_vectors, passages), (3, 3));
+    let methods: Vec<String> = admin
+        .query(
+            "SELECT content->>'method' FROM public.ai_suggestions
+             WHERE organization_id = $1 AND suggestion_type = 'kb'",
+            &[&org],
+        )
+        .await
+        .expect("suggestions")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert_eq!(
+        methods,
+        vec![orgjobs_helpdesk::kb::METHOD_FUSED.to_owned(); 2],
+        "{}",
+        text(&out)
+    );
+}
+
 /// The demo's whole flow on the cluster: import, triage, suggestions, SLA
 /// predictions, reply drafts and snapshots, every job completed (the orphan
 /// discarded), each organization's results equal to what it alone should
@@ -438,7 +524,9 @@ async fn the_demo_runs_on_a_citus_cluster() {
         return;
     };
     let url = cluster.url();
-    let out = orgjobs(&url, &["demo"]);
+    // Without the embedding model: the demo's embeddings cost over a minute
+    // of CPU, and the test above runs them on a cluster.
+    let out = orgjobs(&url, &["demo", "--embeddings", "off"]);
     let said = text(&out);
     assert!(out.status.success(), "{said}");
     assert!(
