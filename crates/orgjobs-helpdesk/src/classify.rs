@@ -452,8 +452,47 @@ impl SplitMix {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// Sixty examples of three labels whose text says nothing (all the
+    /// same) and whose dense vector says everything.
+    pub(crate) fn dense_only() -> (Vec<(&'static str, &'static str)>, Vec<Vec<f32>>) {
+        let labels = ["a", "b", "c"];
+        (0..60)
+            .map(|i| {
+                let mut v = vec![0.05f32; 8];
+                v[i % 3] = 1.0;
+                (("the same words every time", labels[i % 3]), v)
+            })
+            .unzip()
+    }
+
+    #[test]
+    fn a_dense_block_carries_what_the_text_does_not() {
+        let (data, dense) = dense_only();
+        let with =
+            Classifier::train_with_dense(&data, Some(&dense), &TrainOptions::with_embeddings())
+                .expect("trains");
+        assert!(with.uses_dense());
+        for (i, label) in ["a", "b", "c"].iter().enumerate() {
+            let mut v = vec![0.05f32; 8];
+            v[i] = 1.0;
+            let p = with.predict_with_dense("the same words every time", Some(&v));
+            assert_eq!(p.label, *label);
+        }
+        // Without the block the text cannot tell them apart.
+        let without =
+            Classifier::train(data.iter().copied(), &TrainOptions::default()).expect("trains");
+        assert!(!without.uses_dense());
+        let p = without.predict("the same words every time");
+        assert!(p.confidence < 0.5, "{p:?}");
+        // One vector per example, of one length.
+        assert!(matches!(
+            Classifier::train_with_dense(&data, Some(&dense[..10]), &TrainOptions::default()),
+            Err(ClassifyError::Dense(_))
+        ));
+    }
 
     fn toy() -> Vec<(&'static str, &'static str)> {
         vec![

@@ -630,6 +630,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_organizations_own_tickets_decide_whether_embeddings_help() {
+        // Informative vectors, uninformative text: they help.
+        let (data, dense) = crate::classify::tests::dense_only();
+        assert!(embeddings_help(&data, &dense, &TrainOptions::default()));
+        // Too few labels to train on: no.
+        let one_label: Vec<(&str, &str)> = data.iter().map(|(t, _)| (*t, "a")).collect();
+        assert!(!embeddings_help(
+            &one_label,
+            &dense,
+            &TrainOptions::default()
+        ));
+    }
+
+    #[test]
     fn rules_read_urgency_and_categories() {
         let cats = vec!["billing_invoice".to_owned(), "dns_domain".to_owned()];
         let mut kw = BTreeMap::new();
