@@ -226,21 +226,8 @@ async fn claims_update_their_jobs_by_primary_key() {
             .len();
         assert!(got > 0);
         // Prepared with the worker's parameter types.
-        use tokio_postgres::types::Type;
         let fair_claim = c
-            .prepare_typed(
-                orgjobs_queue::CLAIM_FAIR_SQL,
-                &[
-                    Type::INT8,
-                    Type::TEXT,
-                    Type::FLOAT8,
-                    Type::UUID,
-                    Type::INT4,
-                    Type::TIMESTAMPTZ,
-                    Type::INT4,
-                    Type::UUID_ARRAY,
-                ],
-            )
+            .prepare_typed(orgjobs_queue::CLAIM_FAIR_SQL, &support::CLAIM_FAIR_TYPES)
             .await
             .expect("prepare");
         let fair = c

@@ -335,19 +335,7 @@ async fn a_claim_leases_from_the_claim_not_from_its_transactions_start() {
         .expect("claim");
     assert_eq!(claimed.len(), 1);
     let fair = tx
-        .prepare_typed(
-            orgjobs_queue::CLAIM_FAIR_SQL,
-            &[
-                Type::INT8,
-                Type::TEXT,
-                Type::FLOAT8,
-                Type::UUID,
-                Type::INT4,
-                Type::TIMESTAMPTZ,
-                Type::INT4,
-                Type::UUID_ARRAY,
-            ],
-        )
+        .prepare_typed(orgjobs_queue::CLAIM_FAIR_SQL, &support::CLAIM_FAIR_TYPES)
         .await
         .expect("prepare the fair claim");
     // Nothing is left for the fair claim; it must still parse and run.

@@ -182,3 +182,19 @@ pub async fn enqueue_probes(db: &TestDb, org: Uuid, items: &[Uuid], sleep_ms: u6
 pub async fn marks(db: &TestDb, items: &[Uuid]) -> Vec<i64> {
     orgjobs_testdb::marks(db, "items", items).await
 }
+
+/// The parameter types the worker binds to `CLAIM_FAIR_SQL` (in
+/// `worker/claim.rs`), for tests that prepare it as the worker does.
+pub const CLAIM_FAIR_TYPES: [orgjobs_queue::tokio_postgres::types::Type; 8] = {
+    use orgjobs_queue::tokio_postgres::types::Type;
+    [
+        Type::INT8,
+        Type::TEXT,
+        Type::FLOAT8,
+        Type::UUID,
+        Type::INT4,
+        Type::TIMESTAMPTZ,
+        Type::INT4,
+        Type::UUID_ARRAY,
+    ]
+};
